@@ -35,7 +35,7 @@
 // Bindings live by value in one dense array of pointer-free 64-byte records
 // (addresses as uint32, the session key inline), found by a map from home
 // address to position and ordered for expiry by an indexed binary min-heap of
-// 16-byte items. A million bindings take about a hundred bytes each; the
+// 16-byte items. A million bindings take 100 to 120 bytes each; the
 // benchmarks report the figure as B/binding. No goroutine or timer exists per
 // binding: the daemon arms one timer for Next and calls Expire when it fires.
 //
