@@ -2,12 +2,16 @@ package kernel
 
 import (
 	"fmt"
+	"net"
 	"sort"
 	"strings"
 )
 
+// mainTable is the kernel's main routing table, also named by table 0.
+const mainTable = 254
+
 func tableSuffix(table int) string {
-	if table == 0 {
+	if table == 0 || table == mainTable {
 		return ""
 	}
 	return fmt.Sprintf(" table %d", table)
@@ -65,6 +69,12 @@ func (r Route) Validate() error {
 	switch {
 	case !r.Dst.IsValid() || !r.Dst.Addr().Is4():
 		return fmt.Errorf("%w: route needs an IPv4 destination", ErrInvalid)
+	case r.Dst != r.Dst.Masked():
+		return fmt.Errorf("%w: route destination %s has host bits set (did you mean %s?)", ErrInvalid, r.Dst, r.Dst.Masked())
+	case r.Gw.IsValid() && !r.Gw.Is4():
+		return fmt.Errorf("%w: route %s gateway %s is not IPv4", ErrInvalid, r.Dst, r.Gw)
+	case r.Src.IsValid() && !r.Src.Is4():
+		return fmt.Errorf("%w: route %s source %s is not IPv4", ErrInvalid, r.Dst, r.Src)
 	case r.Dev == "":
 		return fmt.Errorf("%w: route %s needs a device", ErrInvalid, r.Dst)
 	case r.Table < 0:
@@ -95,6 +105,8 @@ func (r Rule) Validate() error {
 	switch {
 	case !r.Src.IsValid() || !r.Src.Addr().Is4():
 		return fmt.Errorf("%w: rule needs an IPv4 source prefix", ErrInvalid)
+	case r.Src != r.Src.Masked():
+		return fmt.Errorf("%w: rule source %s has host bits set (did you mean %s?)", ErrInvalid, r.Src, r.Src.Masked())
 	case r.Priority <= 0 || r.Priority >= 32766:
 		return fmt.Errorf("%w: rule priority %d outside 1..32765", ErrInvalid, r.Priority)
 	case r.Table <= 0 || r.Table == 253 || r.Table == 254 || r.Table == 255:
@@ -146,10 +158,24 @@ func (s Sysctl) Validate() error {
 	return nil
 }
 
-// Validate checks any entry.
+// Validate checks any entry. Entries are values: a pointer to one is
+// rejected, as is any type this package does not define.
 func Validate(e Entry) error {
-	if v, ok := e.(interface{ Validate() error }); ok {
+	switch v := e.(type) {
+	case Tunnel:
 		return v.Validate()
+	case Route:
+		return v.Validate()
+	case Rule:
+		return v.Validate()
+	case ProxyARP:
+		return v.Validate()
+	case Neighbor:
+		return v.Validate()
+	case Sysctl:
+		return v.Validate()
+	case *Tunnel, *Route, *Rule, *ProxyARP, *Neighbor, *Sysctl:
+		return fmt.Errorf("%w: entry %T passed by pointer; pass it by value", ErrInvalid, e)
 	}
 	return fmt.Errorf("%w: unknown entry type %T", ErrInvalid, e)
 }
@@ -174,4 +200,36 @@ func Render(entries []Entry) string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// Equal reports whether two entries are identical: String covers every field.
+func Equal(a, b Entry) bool { return a.Kind() == b.Kind() && a.String() == b.String() }
+
+// Prepare validates entries, drops exact duplicates, rejects two different
+// entries with the same Key (ErrInvalid), and returns a copy in ensure order
+// with neighbours' hardware addresses copied, so later changes by the caller
+// do not reach an implementation's state. Implementations call it before
+// changing anything, so an invalid batch changes nothing.
+func Prepare(entries []Entry) ([]Entry, error) {
+	byKey := make(map[string]Entry, len(entries))
+	out := make([]Entry, 0, len(entries))
+	for _, e := range entries {
+		if err := Validate(e); err != nil {
+			return nil, err
+		}
+		if n, ok := e.(Neighbor); ok {
+			n.HWAddr = append(net.HardwareAddr(nil), n.HWAddr...)
+			e = n
+		}
+		if prev, dup := byKey[e.Key()]; dup {
+			if !Equal(prev, e) {
+				return nil, fmt.Errorf("%w: conflicting entries %q and %q", ErrInvalid, prev, e)
+			}
+			continue
+		}
+		byKey[e.Key()] = e
+		out = append(out, e)
+	}
+	Sort(out)
+	return out, nil
 }

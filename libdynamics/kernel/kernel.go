@@ -84,8 +84,9 @@ func (k Kind) String() string {
 }
 
 // Entry is one piece of kernel state: a Tunnel, Route, Rule, ProxyARP,
-// Neighbor or Sysctl. String renders it as the `ip` (or `sysctl`) command
-// that would create it.
+// Neighbor or Sysctl, passed by value (Validate rejects pointers). String
+// renders it as the `ip` (or `sysctl`) command that would create it, and
+// covers every field, so two entries with the same String are the same.
 type Entry interface {
 	Kind() Kind
 	// Key identifies the entry: two entries with the same Key cannot both
@@ -103,11 +104,20 @@ var (
 	ErrUnsupported = errors.New("kernel: not supported")
 	// ErrClosed reports use after Close.
 	ErrClosed = errors.New("kernel: closed")
+	// ErrNoDevice reports an entry naming a network device that does not
+	// exist (yet): a route or neighbour entry on a missing interface.
+	ErrNoDevice = errors.New("kernel: no such device")
 )
+
+// DefaultTunnelPrefix begins the name of every tunnel device the suite
+// creates. Implementations that find tunnels left over from an earlier run by
+// name (nlkernel) require tunnel names to begin with their prefix, which is
+// this one unless configured otherwise.
+const DefaultTunnelPrefix = "dyn"
 
 // Tunnel is an IP-in-IP tunnel device from Local to Remote.
 type Tunnel struct {
-	Name   string     // device name, at most 15 bytes
+	Name   string     // device name, at most 15 bytes, beginning with the implementation's prefix
 	Local  netip.Addr // outer source
 	Remote netip.Addr // outer destination; packets are accepted only from it
 	TTL    uint8      // outer TTL; 0 means 64
@@ -116,18 +126,18 @@ type Tunnel struct {
 
 // Route is a route to Dst out of Dev, optionally through Gw.
 type Route struct {
-	Dst   netip.Prefix
+	Dst   netip.Prefix // masked: no host bits set
 	Dev   string
-	Gw    netip.Addr // optional next hop (on-link)
+	Gw    netip.Addr // optional next hop, installed on-link (it need not be in a connected prefix)
 	Src   netip.Addr // optional preferred source
-	Table int        // 0 is the main table
+	Table int        // 0 (or 254) is the main table
 }
 
 // Rule is a policy routing rule selecting Table for packets from Src
 // (optionally only those arriving on IIf), used for reverse tunnelling.
 type Rule struct {
 	Priority int
-	Src      netip.Prefix
+	Src      netip.Prefix // masked: no host bits set
 	IIf      string
 	Table    int
 }
