@@ -1,0 +1,64 @@
+// Package mip encodes and decodes Mobile IPv4 registration messages: the
+// Registration Request (type 1) and Registration Reply (type 3) of RFC 5944
+// sections 3.3 and 3.4, carried as the payload of UDP datagrams to and from
+// port 434, with their extensions, authenticators and replay protection.
+//
+// # Messages
+//
+// Parse reads a UDP payload and returns a *Request or *Reply; ParseRequest
+// and ParseReply read one kind. Marshal and AppendMarshal write the fixed
+// part followed by the extensions in order. Addresses are netip.Addr and
+// must be IPv4 (0.0.0.0 is a valid address on the wire, the zero Addr is
+// not). Lifetimes are the wire's uint16 seconds; Infinite (0xffff) means no
+// expiry and 0 asks for deregistration. Flags and reply codes are typed:
+// Flags prints and parses the RFC's letters ("SBDMGrTx"), Code names every
+// reply code of RFC 5944 and of reverse tunnelling, RFC 3024.
+//
+// # Extensions
+//
+// Extensions use the short Type-Length format of RFC 5944 section 1.9. The
+// package decodes the Mobile-Home (32), Mobile-Foreign (33) and
+// Foreign-Home (34) authentication extensions as *Auth and the Mobile Node
+// NAI extension (131, RFC 2794) as *NAI. Any other type from 128 to 255 is
+// skippable and is kept as *RawExtension, so parsing and marshalling a
+// message reproduces it byte for byte. A type from 0 to 127 that the
+// package does not know makes the whole message invalid, as RFC 5944
+// section 1.9 requires: parsing fails with an error wrapping
+// ErrUnknownExtension that names the type. Chains that run past the end of
+// the message and length octets that do not fit their type are errors; no
+// input makes the parser panic.
+//
+// A parsed message remembers the bytes it was parsed from (Raw, and
+// ExtensionBytes for each extension), so an agent can relay or check
+// exactly what it received.
+//
+// # Authentication
+//
+// A SecurityAssociation names its SPI, algorithm and key. Two algorithms
+// are offered per association: HMACMD5 (RFC 2104 HMAC with MD5), the
+// default of RFC 5944, and KeyedMD5PrefixSuffix, MD5(key | data | key), the
+// prefix+suffix mode of RFC 2002 that older deployments use. Both produce
+// 16-byte authenticators. As RFC 5944 section 3.5.1 specifies, an
+// authenticator covers the UDP payload from the message type up to and
+// including the Type, Length and SPI of its own extension: the fixed part,
+// every earlier extension whole, and the extension's own header.
+// (*Request).Authenticate and (*Reply).Authenticate append one; VerifyRequest
+// and VerifyReply check one on the received bytes, comparing in constant
+// time.
+//
+// # Replay protection
+//
+// RFC 5944 section 5.7 gives two ways of filling the 64-bit identification.
+// With timestamps (the default) it is an NTP timestamp: seconds since 1900
+// in the high 32 bits and the fraction in the low 32 (TimestampID). The
+// home agent accepts it when it is within a window of its own clock
+// (DefaultReplayWindow, 7 seconds) and later than the last one it accepted
+// from the same mobile node; otherwise it denies with code 133, putting its
+// own time in the high 32 bits of the reply's identification and copying
+// the low 32, from which the mobile node computes its clock offset
+// (Resync). With nonces, the high 32 bits are the home agent's nonce and the
+// low 32 bits the mobile node's; every reply carries a fresh home-agent
+// nonce for the next request. ReplayGuard keeps the home agent's per-mobile
+// state. None of this reads a clock or opens a socket: callers pass the
+// time in.
+package mip
