@@ -78,6 +78,10 @@ func (e *Error) Error() string {
 // Unwrap returns the underlying problem.
 func (e *Error) Unwrap() error { return e.Err }
 
+// ConfigError reports true: the error lies in a configuration file, which
+// daemons treat as a usage error (exit status 2) rather than a failure.
+func (e *Error) ConfigError() bool { return true }
+
 // problem is the Err of an *Error raised by this package: its text is the
 // detail alone ("... is not an IPv4 address"), while errors.Is still finds
 // the sentinel kind and, for errors from UnmarshalEntry or

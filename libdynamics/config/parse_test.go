@@ -175,6 +175,10 @@ func TestParseErrors(t *testing.T) {
 			if !errors.As(err, &ce) || ce.File != "test.conf" || ce.Line == 0 {
 				t.Errorf("error %#v is not an *Error with file and line", err)
 			}
+			var cfg interface{ ConfigError() bool }
+			if !errors.As(err, &cfg) || !cfg.ConfigError() {
+				t.Errorf("error %v does not report itself as a configuration error", err)
+			}
 		})
 	}
 }
