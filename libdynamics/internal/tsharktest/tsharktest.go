@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -132,14 +133,35 @@ func JSON(t testing.TB, pcap string, extra ...string) []map[string]any {
 	return pkts
 }
 
+// Expert severities as tshark prints _ws.expert.severity (`tshark -G
+// values`): comment 0x00100000, chat 0x00200000, note 0x00400000, warning
+// 0x00600000, error 0x00800000.
+const (
+	severityMask = 0x00f00000
+	severityWarn = 0x00600000
+)
+
+// expertAggregator separates repeated values of one field in Expert's
+// query; expert messages themselves contain commas.
+const expertAggregator = "\x1f"
+
 // Expert returns tshark's expert information lines (warnings and errors)
 // and every malformed-packet marker for the capture; an empty result means
-// tshark found nothing wrong. Notes and chats are ignored.
+// tshark found nothing wrong. Notes, chats and comments are ignored.
 func Expert(t testing.TB, pcap string, extra ...string) []string {
 	t.Helper()
+	args := []string{"-r", pcap, "-T", "fields", "-E", "separator=/t", "-E", "occurrence=a",
+		"-E", "aggregator=" + expertAggregator}
+	args = append(args, extra...)
+	for _, f := range []string{"frame.number", "_ws.malformed", "_ws.expert.severity", "_ws.expert.message"} {
+		args = append(args, "-e", f)
+	}
 	var problems []string
-	rows := Fields(t, pcap, extra, "frame.number", "_ws.malformed", "_ws.expert.severity", "_ws.expert.message")
-	for _, r := range rows {
+	for _, line := range strings.Split(strings.TrimRight(run(t, args...), "\n"), "\n") {
+		if line == "" {
+			continue
+		}
+		r := strings.Split(line, "\t")
 		for len(r) < 4 {
 			r = append(r, "")
 		}
@@ -149,17 +171,25 @@ func Expert(t testing.TB, pcap string, extra ...string) []string {
 		if r[2] == "" {
 			continue
 		}
-		sev := strings.Split(r[2], ",")
-		msg := strings.Split(r[3], ",")
+		sev := strings.Split(r[2], expertAggregator)
+		msg := strings.Split(r[3], expertAggregator)
 		for i, s := range sev {
-			// Severity values: 0x00200000 note, 0x00400000 warning, 0x00800000 error.
-			if s == "4194304" || s == "8388608" || strings.EqualFold(s, "0x00400000") || strings.EqualFold(s, "0x00800000") {
-				m := ""
-				if i < len(msg) {
-					m = msg[i]
-				}
-				problems = append(problems, fmt.Sprintf("frame %s: expert %s: %s", r[0], s, m))
+			v, err := strconv.ParseUint(s, 0, 32)
+			if err != nil {
+				t.Fatalf("tshark: frame %s: expert severity %q is not a number", r[0], s)
 			}
+			if v&severityMask < severityWarn {
+				continue
+			}
+			m := ""
+			if i < len(msg) {
+				m = msg[i]
+			}
+			level := "warning"
+			if v&severityMask > severityWarn {
+				level = "error"
+			}
+			problems = append(problems, fmt.Sprintf("frame %s: expert %s: %s", r[0], level, m))
 		}
 	}
 	return problems
