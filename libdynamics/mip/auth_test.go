@@ -221,3 +221,47 @@ func TestForeignAgentRelay(t *testing.T) {
 		t.Errorf("HA: Foreign-Home with the mobile's SA: %v", err)
 	}
 }
+
+// TestReplyRelay follows a reply back through a foreign agent: the home
+// agent adds Mobile-Home then Foreign-Home; the agent verifies
+// Foreign-Home and removes it; the mobile node verifies Mobile-Home on what
+// it receives.
+func TestReplyRelay(t *testing.T) {
+	faha := SecurityAssociation{SPI: 2001, Alg: HMACMD5, Key: []byte("foreign-home key")}
+	r := goldenReplyValue()
+	if err := r.Authenticate(TypeMobileHome, goldenSAHMAC); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Authenticate(TypeForeignHome, faha); err != nil {
+		t.Fatal(err)
+	}
+	sent, err := r.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := VerifyReply(sent, TypeForeignHome, faha); err != nil {
+		t.Fatalf("FA: Foreign-Home: %v", err)
+	}
+	got, err := ParseReply(sent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, i := got.Auth(TypeForeignHome); a == nil || i != 1 || a.SPI != 2001 {
+		t.Fatalf("Auth(foreign-home) = %+v, %d", a, i)
+	}
+	_, mh := got.Auth(TypeMobileHome)
+	got.Extensions = got.Extensions[:mh+1]
+	relayed, err := got.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(relayed, goldenReply) {
+		t.Fatalf("relayed reply:\n got %x\nwant %x", relayed, goldenReply)
+	}
+	if err := VerifyReply(relayed, TypeMobileHome, goldenSAHMAC); err != nil {
+		t.Errorf("MN: Mobile-Home: %v", err)
+	}
+	if a, i := got.Auth(TypeMobileForeign); a != nil || i != -1 {
+		t.Errorf("Auth(mobile-foreign) = %+v, %d; want none", a, i)
+	}
+}

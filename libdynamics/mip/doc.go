@@ -16,8 +16,9 @@
 //
 // # Extensions
 //
-// Extensions use the short Type-Length format of RFC 5944 section 1.9. The
-// package decodes the Mobile-Home (32), Mobile-Foreign (33) and
+// Extensions use the Type-Length-Value format of RFC 5944 section 1.10: a
+// type octet, a length octet counting the data that follows, and the data.
+// The package decodes the Mobile-Home (32), Mobile-Foreign (33) and
 // Foreign-Home (34) authentication extensions as *Auth and the Mobile Node
 // NAI extension (131, RFC 2794) as *NAI. Any other type from 128 to 255 is
 // skippable and is kept as *RawExtension, so parsing and marshalling a
@@ -42,9 +43,9 @@
 // authenticator covers the UDP payload from the message type up to and
 // including the Type, Length and SPI of its own extension: the fixed part,
 // every earlier extension whole, and the extension's own header.
-// (*Request).Authenticate and (*Reply).Authenticate append one; VerifyRequest
-// and VerifyReply check one on the received bytes, comparing in constant
-// time.
+// (*Request).Authenticate and (*Reply).Authenticate append one to a message
+// value, AppendAuth to marshalled bytes an agent relays; VerifyRequest and
+// VerifyReply check one on the received bytes, comparing in constant time.
 //
 // # Replay protection
 //

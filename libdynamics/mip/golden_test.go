@@ -247,6 +247,11 @@ func TestExtensionBytes(t *testing.T) {
 			t.Errorf("ExtensionBytes(%d) = %x, want %x", i, got, w)
 		}
 	}
+	for i, e := range r.Extensions {
+		if got := Type(r.ExtensionBytes(i)[0]); e.Kind() != got {
+			t.Errorf("extension %d: Kind() = %s, wire type %s", i, e.Kind(), got)
+		}
+	}
 	if got := r.ExtensionBytes(3); got != nil {
 		t.Errorf("ExtensionBytes(3) = %x, want nil", got)
 	}

@@ -172,6 +172,16 @@ func TestMarshalErrors(t *testing.T) {
 			}
 		})
 	}
+	for name, r := range map[string]*Reply{
+		"reply zero home":  {HomeAgent: netip.MustParseAddr("10.1.0.1")},
+		"reply IPv6 agent": {Home: netip.MustParseAddr("10.1.0.10"), HomeAgent: netip.IPv6Loopback()},
+		"reply long raw": {Home: netip.MustParseAddr("10.1.0.10"), HomeAgent: netip.MustParseAddr("10.1.0.1"),
+			Extensions: []Extension{&RawExtension{Type: 200, Data: make([]byte, 300)}}},
+	} {
+		if b, err := r.Marshal(); !errors.Is(err, ErrInvalid) || b != nil {
+			t.Errorf("%s: Marshal = %x, %v; want ErrInvalid", name, b, err)
+		}
+	}
 	// The largest extensions that fit marshal and parse back.
 	r := mk(func(r *Request) {
 		r.Extensions = []Extension{

@@ -32,7 +32,8 @@ type Request struct {
 	// CareOf is the care-of address: the tunnel's end away from home.
 	CareOf netip.Addr
 	// ID is the identification, for matching replies and for replay
-	// protection: an NTP timestamp or a pair of nonces (see replay.go).
+	// protection: an NTP timestamp (TimestampID) or a pair of nonces
+	// (NonceID).
 	ID uint64
 	// Extensions follow the fixed part in order.
 	Extensions []Extension
