@@ -1,0 +1,266 @@
+package testbed
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// The security associations written by WriteConfigs: one Mobile-Home key
+// shared by the mobile and the home agent, and one Foreign-Home key per
+// foreign agent.
+const (
+	MNSPI     = 1000
+	MNHAKey   = "00112233445566778899aabbccddeeff"
+	Algorithm = "hmac-md5"
+)
+
+// faSA is the Foreign-Home security association of one foreign agent.
+type faSA struct {
+	role, addr string
+	spi        int
+	key        string
+}
+
+var faSAs = []faSA{
+	{FA1, FA1Addr, 2001, "0102030405060708090a0b0c0d0e0f10"},
+	{FA2, FA2Addr, 2002, "1112131415161718191a1b1c1d1e1f20"},
+	{GFA, GFAAddr, 2003, "2122232425262728292a2b2c2d2e2f30"},
+}
+
+// Daemon binaries and the configuration file each role runs with.
+const (
+	HADaemon = "dynhad"
+	FADaemon = "dynfad"
+	MNDaemon = "dynmnd"
+)
+
+// ConfigFile returns the base name of role's configuration file:
+// dynhad.conf, dynfad-<role>.conf or dynmnd.conf.
+func ConfigFile(role string) string {
+	switch role {
+	case HA:
+		return HADaemon + ".conf"
+	case MN:
+		return MNDaemon + ".conf"
+	}
+	return FADaemon + "-" + role + ".conf"
+}
+
+// DaemonFor returns the daemon binary a role runs.
+func DaemonFor(role string) string {
+	switch role {
+	case HA:
+		return HADaemon
+	case MN:
+		return MNDaemon
+	}
+	return FADaemon
+}
+
+// duration formats d for the configuration format: whole seconds as a
+// plain number, anything else in Go syntax ("500ms").
+func duration(d time.Duration) string {
+	if d%time.Second == 0 {
+		return fmt.Sprint(int64(d / time.Second))
+	}
+	return d.String()
+}
+
+// WriteConfigs writes the configuration of every daemon of the bed into
+// dir (created if needed): dynhad.conf, dynfad-fa1.conf, dynfad-fa2.conf,
+// dynfad-gfa.conf on the hierarchical bed, and dynmnd.conf. State files
+// go to dir too, since the namespaces share one file system.
+func (b *Bed) WriteConfigs(dir string) error {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("testbed: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("testbed: %w", err)
+	}
+	files := map[string]string{HA: b.haConfig(dir), MN: b.mnConfig(dir)}
+	for _, role := range b.Agents() {
+		if role != HA {
+			files[role] = b.faConfig(dir, role)
+		}
+	}
+	for role, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, ConfigFile(role)), []byte(text), 0o600); err != nil {
+			return fmt.Errorf("testbed: %w", err)
+		}
+	}
+	return nil
+}
+
+type confWriter struct{ strings.Builder }
+
+func (w *confWriter) line(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+
+func (w *confWriter) label(label string, value any) { w.line("%-22s %v", label, value) }
+
+func (w *confWriter) common(b *Bed, dir, state string) {
+	if b.opts.TunnelMode != "" {
+		w.label("TunnelMode", b.opts.TunnelMode)
+	}
+	w.label("StateFile", filepath.Join(dir, state))
+}
+
+func (b *Bed) header(w *confWriter, role string) {
+	w.line("# %s for role %s of the testbed (namespace %s).", ConfigFile(role), role, b.NS(role))
+	w.line("# Written by the testbed; see docs/CONFIGURATION.md for the labels.")
+	w.line("")
+}
+
+func (b *Bed) haConfig(dir string) string {
+	var w confWriter
+	b.header(&w, HA)
+	w.label("HAIPAddress", HAAddr)
+	w.label("HomeNetPrefix", HomePrefix)
+	w.label("HomeInterface", HAIface)
+	w.label("AgentAdvInterval", duration(b.opts.AdvInterval))
+	w.common(b, dir, "dynhad.state")
+	w.line("")
+	w.line("AUTHORIZEDLIST_BEGIN")
+	w.line("# home-address  SPI   algorithm  key  replay")
+	w.line("%s  %d  %s  %s  timestamp", HomeAddr, MNSPI, Algorithm, MNHAKey)
+	w.line("AUTHORIZEDLIST_END")
+	w.line("")
+	w.line("SECURITY_BEGIN")
+	w.line("# foreign agent address  SPI  algorithm  key")
+	for _, sa := range faSAs {
+		if sa.role == GFA && !b.opts.Hierarchical {
+			continue
+		}
+		w.line("%s  %d  %s  %s", sa.addr, sa.spi, Algorithm, sa.key)
+	}
+	w.line("SECURITY_END")
+	return w.String()
+}
+
+func (b *Bed) faConfig(dir, role string) string {
+	var w confWriter
+	b.header(&w, role)
+	w.label("UpstreamInterface", FAUpstreamIface)
+	w.label("AgentAdvInterval", duration(b.opts.AdvInterval))
+	if b.opts.Hierarchical {
+		switch role {
+		case FA1:
+			w.label("UpperFAIPAddress", FA1Upper)
+		case FA2:
+			w.label("UpperFAIPAddress", FA2Upper)
+		}
+		w.label("HighestFAIPAddress", GFAAddr)
+	}
+	w.common(b, dir, "dynfad-"+role+".state")
+	w.line("")
+	w.line("INTERFACES_BEGIN")
+	if role == GFA {
+		w.line("# the links down to fa1 and fa2")
+		w.line("eth1")
+		w.line("eth2")
+	} else {
+		w.line("# the visitor link")
+		w.line("%s", FAVisitorIface)
+	}
+	w.line("INTERFACES_END")
+	w.line("")
+	w.line("SECURITY_BEGIN")
+	w.line("# home agent address  SPI  algorithm  key")
+	for _, sa := range faSAs {
+		if sa.role == role {
+			w.line("%s  %d  %s  %s", HAAddr, sa.spi, Algorithm, sa.key)
+		}
+	}
+	w.line("SECURITY_END")
+	return w.String()
+}
+
+func (b *Bed) mnConfig(dir string) string {
+	var w confWriter
+	b.header(&w, MN)
+	w.label("MNHomeIPAddress", HomeAddr)
+	w.label("HAIPAddress", HAAddr)
+	w.label("HomeNetPrefix", HomePrefix)
+	w.label("HomeGateway", HomeGateway)
+	w.label("Interface", MNIface)
+	w.label("SPI", MNSPI)
+	w.label("Algorithm", Algorithm)
+	w.label("SharedSecret", MNHAKey)
+	w.label("Replay", "timestamp")
+	w.label("Lifetime", duration(b.opts.Lifetime))
+	w.label("TunnelingMode", "full")
+	w.label("SolicitInterval", duration(b.opts.AdvInterval))
+	w.common(b, dir, "dynmnd.state")
+	w.line("")
+	w.line("COLOCATED_BEGIN")
+	w.line("# care-of address/prefix  gateway")
+	w.line("%s/24  %s", ColocatedAddr, ColocatedGateway)
+	w.line("COLOCATED_END")
+	return w.String()
+}
+
+// ErrMissingDaemon is wrapped by StartAgents when a daemon binary is not
+// in the given directory.
+var ErrMissingDaemon = errors.New("daemon binary missing")
+
+// startGrace is how long a freshly started daemon must stay up before
+// StartDaemon trusts it.
+const startGrace = 300 * time.Millisecond
+
+// StartDaemon starts role's daemon from binDir with its configuration from
+// confDir: `<binDir>/<daemon> -c <confDir>/<file> --fg --debug`. It fails
+// when the binary is missing or the daemon exits within its first moments,
+// and then carries the daemon's output.
+func (b *Bed) StartDaemon(role, binDir, confDir string) (*Proc, error) {
+	bin, err := filepath.Abs(filepath.Join(binDir, DaemonFor(role)))
+	if err != nil {
+		return nil, fmt.Errorf("testbed: %w", err)
+	}
+	if fi, err := os.Stat(bin); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+		return nil, fmt.Errorf("testbed: %w: %s", ErrMissingDaemon, bin)
+	}
+	conf, err := filepath.Abs(filepath.Join(confDir, ConfigFile(role)))
+	if err != nil {
+		return nil, fmt.Errorf("testbed: %w", err)
+	}
+	p, err := b.Start(role, bin, "-c", conf, "--fg", "--debug")
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-p.Done():
+		_, werr := p.Exited()
+		return p, fmt.Errorf("testbed: %s in %s exited at start (%v):\n%s", p.Name, role, werr, p.Output())
+	case <-time.After(startGrace):
+	}
+	return p, nil
+}
+
+// StartAgents checks that every daemon binary is in binDir, then starts
+// the home agent, the foreign agents (gfa first) and the mobile node, each
+// with its file from confDir (see WriteConfigs). It returns the processes by
+// role.
+func (b *Bed) StartAgents(binDir, confDir string) (map[string]*Proc, error) {
+	var missing []string
+	for _, d := range []string{HADaemon, FADaemon, MNDaemon} {
+		if fi, err := os.Stat(filepath.Join(binDir, d)); err != nil || fi.IsDir() {
+			missing = append(missing, filepath.Join(binDir, d))
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("testbed: %w: %s", ErrMissingDaemon, strings.Join(missing, ", "))
+	}
+	procs := map[string]*Proc{}
+	for _, role := range append(b.Agents(), MN) {
+		p, err := b.StartDaemon(role, binDir, confDir)
+		if err != nil {
+			return procs, err
+		}
+		procs[role] = p
+	}
+	return procs, nil
+}

@@ -1,0 +1,84 @@
+package testbed
+
+import (
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/dynamics-go/dynamics/libdynamics/config"
+)
+
+func TestWriteConfigs(t *testing.T) {
+	for _, hier := range []bool{false, true} {
+		dir := t.TempDir()
+		b := &Bed{opts: Options{Hierarchical: hier, AdvInterval: 500 * time.Millisecond}.withDefaults(),
+			prefix: "dynbedtest", plan: topology(hier)}
+		if err := b.WriteConfigs(dir); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]map[string]string{
+			"dynhad.conf": {"HAIPAddress": HAAddr, "HomeNetPrefix": HomePrefix, "HomeInterface": "eth0",
+				"AgentAdvInterval": "500ms", "StateFile": filepath.Join(dir, "dynhad.state")},
+			"dynfad-fa1.conf": {"UpstreamInterface": "eth0", "AgentAdvInterval": "500ms"},
+			"dynfad-fa2.conf": {"UpstreamInterface": "eth0", "StateFile": filepath.Join(dir, "dynfad-fa2.state")},
+			"dynmnd.conf": {"MNHomeIPAddress": HomeAddr, "HAIPAddress": HAAddr, "Interface": "eth0",
+				"SharedSecret": MNHAKey, "SPI": "1000", "Lifetime": "60", "HomeGateway": HomeGateway},
+		}
+		if hier {
+			want["dynfad-gfa.conf"] = map[string]string{"HighestFAIPAddress": GFAAddr}
+			want["dynfad-fa1.conf"]["UpperFAIPAddress"] = FA1Upper
+			want["dynfad-fa2.conf"]["UpperFAIPAddress"] = FA2Upper
+		}
+		for file, labels := range want {
+			f, err := config.Load(filepath.Join(dir, file))
+			if err != nil {
+				t.Fatalf("hier=%v: %v", hier, err)
+			}
+			for label, v := range labels {
+				if got, _ := f.Value(label); got != v {
+					t.Errorf("hier=%v: %s: %s = %q, want %q", hier, file, label, got, v)
+				}
+			}
+		}
+		f, err := config.Load(filepath.Join(dir, "dynhad.conf"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sec, ok := f.Section("SECURITY")
+		if !ok {
+			t.Fatal("dynhad.conf: no SECURITY section")
+		}
+		var fas []string
+		for _, e := range sec.Entries {
+			fas = append(fas, e.Fields[0])
+		}
+		wantFAs := []string{FA1Addr, FA2Addr}
+		if hier {
+			wantFAs = append(wantFAs, GFAAddr)
+		}
+		if !slices.Equal(fas, wantFAs) {
+			t.Errorf("hier=%v: home agent knows foreign agents %v, want %v", hier, fas, wantFAs)
+		}
+		sec, _ = f.Section("AUTHORIZEDLIST")
+		if len(sec.Entries) != 1 || sec.Entries[0].Fields[3] != MNHAKey {
+			t.Errorf("hier=%v: AUTHORIZEDLIST %+v", hier, sec.Entries)
+		}
+		m, err := config.Load(filepath.Join(dir, "dynmnd.conf"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sec, _ := m.Section("COLOCATED"); len(sec.Entries) != 1 ||
+			!slices.Equal(sec.Entries[0].Fields, []string{ColocatedAddr + "/24", ColocatedGateway}) {
+			t.Errorf("hier=%v: COLOCATED %+v", hier, sec.Entries)
+		}
+	}
+}
+
+func TestConfigFile(t *testing.T) {
+	for role, want := range map[string]string{HA: "dynhad.conf", MN: "dynmnd.conf", FA1: "dynfad-fa1.conf", GFA: "dynfad-gfa.conf"} {
+		if got := ConfigFile(role); got != want {
+			t.Errorf("ConfigFile(%s) = %s, want %s", role, got, want)
+		}
+	}
+}

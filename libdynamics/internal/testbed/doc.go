@@ -1,0 +1,30 @@
+// Package testbed builds the suite's standard topology in network namespaces
+// for the end-to-end tests, the demo and benchmarks, and removes it again.
+//
+// The flat bed, with the addresses of docs/ARCHITECTURE.md:
+//
+//	cn 198.51.100.10 ---- rt 198.51.100.1
+//	home link 10.1.0.0/24 (bridge):   rt 10.1.0.254, ha 10.1.0.1, mn 10.1.0.10 (at home)
+//	rt 10.0.1.1 ---- fa1 10.0.1.2     fa1 visitor link 10.2.0.0/24 (bridge): fa1 10.2.0.1
+//	rt 10.0.2.1 ---- fa2 10.0.2.2     fa2 visitor link 10.3.0.0/24 (bridge): fa2 10.3.0.1
+//	link without an agent 10.4.0.0/24 (bridge): rt 10.4.0.1
+//
+// The hierarchical bed puts gfa, the highest foreign agent, between rt and
+// the two lowest ones: rt 10.0.0.1 ---- gfa 10.0.0.2 on 10.0.0.0/24, gfa
+// 10.0.1.1 ---- fa1 10.0.1.2 and gfa 10.0.2.1 ---- fa2 10.0.2.2, so fa1 and
+// fa2 keep their addresses and their default routes.
+//
+// Every host is a namespace named after the bed's prefix and its role
+// ("cn", "rt", "ha", "fa1", "fa2", "gfa", "mn"). The shared links are
+// bridges in one more namespace, the switch ("sw"); point-to-point links are
+// veth pairs. The mobile's eth0 carries only its home address as a /32, and
+// its veth peer in the switch is moved between bridges to move the mobile
+// (Bed.Move): dynmnd, not the bed, installs the mobile's routes.
+//
+// The bed drives iproute2 (`ip`), `sysctl`, `ping` and `tcpdump`; the
+// daemons under test never run those. Every process the bed starts is ended
+// by its PID when the bed closes (SIGTERM, then SIGKILL after three
+// seconds), and also receives SIGTERM if the program that started it dies.
+// A bed left behind by a program that was killed is removed by the next
+// New.
+package testbed
