@@ -13,12 +13,17 @@ import (
 
 // bigEcho is a 1628-byte echo request with DF set, as `ping -M do -s 1600`
 // sends it.
-func bigEcho() []byte {
-	msg := make([]byte, 8+1600)
+func bigEcho() []byte { return sizedEcho(1628, true) }
+
+// sizedEcho is an echo request of total bytes from innerA to innerB.
+func sizedEcho(total int, df bool) []byte {
+	msg := make([]byte, total-HeaderLen)
 	msg[0] = 8
 	binary.BigEndian.PutUint16(msg[2:], tsharktest.Checksum(msg))
 	p := tsharktest.IPv4(innerA, innerB, 1, msg)
-	p[6] = 0x40
+	if df {
+		p[6] = 0x40
+	}
 	p[10], p[11] = 0, 0
 	binary.BigEndian.PutUint16(p[10:], tsharktest.Checksum(p[:20]))
 	return p

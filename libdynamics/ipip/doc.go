@@ -1,0 +1,46 @@
+// Package ipip is the userspace IP-in-IP data path (RFC 2003, "IP
+// Encapsulation within IP") for kernels without the ipip module.
+//
+// The wire functions (Encapsulate, Decapsulate, FragmentationNeeded) are pure:
+// they build and check IPv4 headers in caller-supplied buffers and never touch
+// a socket. An outer header carries protocol 4, the inner header's TOS and DF
+// bit, the configured TTL and a fresh identification; the inner MTU of a tunnel
+// is the outer link MTU less the 20-byte outer header (InnerMTU).
+//
+// Driver realises kernel.TunnelDriver with a TUN device per tunnel and one raw
+// IPPROTO_IPIP socket shared by all tunnels:
+//
+//   - one goroutine per tunnel reads inner packets from its TUN device in
+//     batches, prepends the outer header in place and sends the batch to the
+//     tunnel's remote end with one sendmmsg call. An inner packet larger than
+//     the tunnel MTU is answered, when its DF bit is set, with an ICMP
+//     "fragmentation needed" message (RFC 1191) written back into the TUN
+//     device; otherwise the outer packet is fragmented.
+//   - one goroutine reads the raw socket in batches (recvmmsg) and writes the
+//     inner packet of every outer packet whose source is a tunnel's remote and
+//     whose destination is that tunnel's local address into that tunnel's TUN
+//     device. Everything else is dropped and counted (Stats).
+//
+// AddTunnel, DelTunnel and Close may be called from any goroutine. The data
+// path reads the tunnel table through an atomically published snapshot, so
+// updates never stall it.
+//
+// # Network namespaces
+//
+// NewDriver remembers the network namespace of the OS thread that calls it,
+// opens its raw socket and netlink handle there, and creates every later TUN
+// device in that namespace whatever thread AddTunnel runs on. To run a driver
+// inside a namespace, call NewDriver on a thread that has entered it (with
+// runtime.LockOSThread and setns, as netnstest's NS.Do does); the process
+// itself may stay elsewhere.
+//
+// Each TUN device gets net.ipv4.conf.<dev>.accept_local=1, without which the
+// kernel would drop the driver's ICMP errors (they come from the tunnel's
+// local address), and IPv6 disabled, since the tunnel carries IPv4 only.
+// Strict reverse path filtering on the device still drops those ICMP errors.
+//
+// A raw socket for protocol 4 receives every IP-in-IP packet addressed to the
+// namespace, so at most one Driver should run per namespace. The local address
+// of a tunnel must be configured in the namespace for its peer's packets to
+// arrive; the driver does not check it.
+package ipip
