@@ -96,6 +96,7 @@ func New(opts Options) (*Bed, error) {
 	if opts.Hierarchical {
 		kind = "hierarchical"
 	}
+	openBeds.add(b)
 	b.log.Info("testbed: building", "kind", kind, "prefix", b.prefix)
 	start := time.Now()
 	if err := b.build(); err != nil {
@@ -266,6 +267,7 @@ func (b *Bed) Close() error {
 	b.closed = true
 	procs := slices.Clone(b.procs)
 	b.mu.Unlock()
+	defer openBeds.remove(b)
 
 	var errs []error
 	for i := len(procs) - 1; i >= 0; i-- {
