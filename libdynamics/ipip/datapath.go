@@ -44,7 +44,7 @@ func (d *Driver) transmit(tn *tunnel) {
 		n, err := tn.dev.ReadBatch(reads, sizes)
 		if err != nil {
 			if !errors.Is(err, os.ErrClosed) {
-				d.log.Error("TUN device read failed, tunnel stops sending", "iface", tn.name, "err", err)
+				d.log.Error("TUN device read failed, tunnel stops sending until it is added again", "iface", tn.name, "err", err)
 			}
 			return
 		}
@@ -184,8 +184,12 @@ func (d *Driver) receive() {
 				continue
 			}
 			if _, err := tn.dev.Write(inner); err != nil {
+				// A device closed by DelTunnel since peers was
+				// loaded is no news.
 				tally.Drops.Device++
-				d.logEvery(&d.lastDeviceLog, "TUN device write failed", "iface", tn.name, "err", err)
+				if !errors.Is(err, os.ErrClosed) {
+					d.logEvery(&d.lastDeviceLog, "TUN device write failed", "iface", tn.name, "err", err)
+				}
 				continue
 			}
 			tally.PacketsIn++

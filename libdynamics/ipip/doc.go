@@ -40,7 +40,8 @@
 // Strict reverse path filtering on the device still drops those ICMP errors.
 //
 // A raw socket for protocol 4 receives every IP-in-IP packet addressed to the
-// namespace, so at most one Driver should run per namespace. The local address
+// namespace, so each of several Drivers in one namespace would see, and count
+// as NotPeer drops, the others' traffic: run one per namespace. The local address
 // of a tunnel must be configured in the namespace for its peer's packets to
 // arrive; the driver does not check it.
 package ipip

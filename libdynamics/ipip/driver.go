@@ -177,6 +177,15 @@ func (d *Driver) AddTunnel(t kernel.Tunnel) error {
 		s.mtu = min(max(InnerMTU(link), MinMTU), MaxInnerLen)
 	}
 	tn, ok := d.tunnels[t.Name]
+	if ok && tn.stopped() {
+		// The device failed (someone deleted the link, say): make it
+		// again rather than keep a tunnel that forwards nothing.
+		d.log.Warn("tunnel device failed, recreating it", "iface", t.Name)
+		delete(d.tunnels, t.Name)
+		d.publish()
+		tn.stop()
+		ok = false
+	}
 	if ok {
 		if err := d.sys.links.setUp(t.Name, s.mtu); err != nil {
 			return fmt.Errorf("ipip: update tunnel %s: %w", t.Name, err)
@@ -243,6 +252,16 @@ func (d *Driver) DelTunnel(name string) error {
 		return fmt.Errorf("ipip: delete tunnel %s: %w", name, err)
 	}
 	return nil
+}
+
+// stopped reports whether the device reader has returned.
+func (tn *tunnel) stopped() bool {
+	select {
+	case <-tn.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // stop closes the device and waits for its reader to return.

@@ -181,6 +181,25 @@ func TestDriverUpdatesInPlace(t *testing.T) {
 	}
 }
 
+func TestDriverRecreatesFailedDevice(t *testing.T) {
+	d, fs := fakeDriver(t, t0)
+	dev := fs.device(t, "t0")
+	close(dev.broken)
+	waitFor(t, "the device reader to stop", func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.tunnels["t0"].stopped()
+	})
+	if err := d.AddTunnel(t0); err != nil {
+		t.Fatal(err)
+	}
+	if fs.opened != 2 || !dev.isClosed() {
+		t.Fatalf("failed device not replaced: %d opened, old closed %v", fs.opened, dev.isClosed())
+	}
+	fs.device(t, "t0").rx <- echo(0, true)
+	receive(t, fs.conn.tx, "datagram through the new device")
+}
+
 func TestDriverMTUFromRoute(t *testing.T) {
 	fs := newFakeSystem()
 	d := newDriver(Options{Logger: testLogger(t)}, fs.system())

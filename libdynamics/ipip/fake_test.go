@@ -3,8 +3,10 @@ package ipip
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -39,7 +41,7 @@ func (f *fakeSystem) system() *system {
 			if d := f.devices[name]; d != nil && !d.isClosed() {
 				return nil, fmt.Errorf("device %s exists", name)
 			}
-			d := &fakeDevice{rx: make(chan []byte, 64), tx: make(chan []byte, 64), closed: make(chan struct{})}
+			d := &fakeDevice{rx: make(chan []byte, 64), tx: make(chan []byte, 64), closed: make(chan struct{}), broken: make(chan struct{})}
 			f.devices[name] = d
 			f.opened++
 			return d, nil
@@ -112,6 +114,7 @@ type fakeDevice struct {
 	tx     chan []byte // datagrams the driver wrote into it
 	closed chan struct{}
 	once   sync.Once
+	broken chan struct{} // closed to make reads fail as on a deleted link
 }
 
 func (d *fakeDevice) ReadBatch(bufs [][]byte, sizes []int) (int, error) {
@@ -121,6 +124,8 @@ func (d *fakeDevice) ReadBatch(bufs [][]byte, sizes []int) (int, error) {
 		return 1, nil
 	case <-d.closed:
 		return 0, os.ErrClosed
+	case <-d.broken:
+		return 0, errors.New("fake: file descriptor in bad state")
 	}
 }
 
@@ -196,3 +201,27 @@ func nothing[T any](t *testing.T, ch <-chan T, what string) {
 }
 
 var errFake = errors.New("fake: no route")
+
+// testLogger sends a driver's log to the test log.
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// waitFor polls cond for up to five seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

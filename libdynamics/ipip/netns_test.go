@@ -1,10 +1,11 @@
+//go:build linux
+
 package ipip
 
 import (
 	"crypto/sha256"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/netip"
 	"os/exec"
@@ -74,18 +75,6 @@ func startDriver(t *testing.T, ns *netnstest.NS) *Driver {
 	return d
 }
 
-// testLogger sends a driver's log to the test log.
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
 // ping pings dst from h and fails the test unless every echo is answered.
 func (h *host) ping(t *testing.T, dst netip.Addr, args ...string) string {
 	t.Helper()
@@ -94,18 +83,6 @@ func (h *host) ping(t *testing.T, dst netip.Addr, args ...string) string {
 		t.Fatalf("ping %s from %s: %v\n%s", dst, h.ns.Name, err, out)
 	}
 	return out
-}
-
-// waitFor polls cond for up to five seconds.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func TestPingThroughTunnel(t *testing.T) {
@@ -403,6 +380,21 @@ func TestDriverNamespace(t *testing.T) {
 		if out := ns.Run("sysctl", "-n", key); strings.TrimSpace(out) != "1" {
 			t.Errorf("%s = %q, want 1", key, out)
 		}
+	}
+
+	// A device deleted behind the driver's back comes back on the next
+	// AddTunnel.
+	ns.Run("ip", "link", "del", name)
+	waitFor(t, "the device reader to stop", func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.tunnels[name].stopped()
+	})
+	if err := d.AddTunnel(tun); err != nil {
+		t.Fatal(err)
+	}
+	if out := ns.Run("ip", "-o", "link", "show", name); !strings.Contains(out, ",UP") {
+		t.Errorf("device not recreated:\n%s", out)
 	}
 
 	if err := d.DelTunnel(name); err != nil {
