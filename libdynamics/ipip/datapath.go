@@ -95,12 +95,13 @@ type oversizeScratch struct {
 }
 
 // oversize handles an inner datagram p of total bytes larger than the
-// tunnel MTU (or than its read buffer, if truncated): with DF set it is
-// answered with ICMP fragmentation needed written back into the device,
-// otherwise its outer datagram is sent in fragments. buf is p's buffer with
-// HeaderLen bytes of room in front.
+// tunnel MTU or, if truncated, than its read buffer: with DF set and larger
+// than the MTU it is answered with ICMP fragmentation needed written back
+// into the device; read whole, its outer datagram is sent in fragments;
+// otherwise (the MTU grew while the read was pending) it is dropped. buf is
+// p's buffer with HeaderLen bytes of room in front.
 func (d *Driver) oversize(tn *tunnel, cfg *settings, buf, p []byte, total int, truncated bool, sc *oversizeScratch, tally *Stats) {
-	if binary.BigEndian.Uint16(p[6:8])&flagDF != 0 {
+	if binary.BigEndian.Uint16(p[6:8])&flagDF != 0 && total > cfg.mtu {
 		msg, err := FragmentationNeeded(sc.icmp[:0], p, cfg.local, cfg.mtu)
 		sc.icmp = msg
 		if err != nil {

@@ -131,6 +131,27 @@ func TestDriverFragmentsOversizeWithoutDF(t *testing.T) {
 	nothing(t, fs.conn.tx, "truncated datagram sent")
 }
 
+func TestDriverMTUGrowth(t *testing.T) {
+	d, fs := fakeDriver(t, t0)
+	dev := fs.device(t, "t0")
+	receive(t, dev.reading, "the reader to wait")
+	grown := t0
+	grown.MTU = 3000
+	if err := d.AddTunnel(grown); err != nil {
+		t.Fatal(err)
+	}
+	// The reader was waiting with buffers for the old MTU: the first
+	// 2000-byte datagram is cut short and dropped, not answered with an
+	// ICMP error claiming an MTU it fits.
+	dev.rx <- sizedEcho(2000, true)
+	waitStats(t, d, func(s Stats) bool { return s.Drops.TooBig == 1 })
+	nothing(t, dev.tx, "ICMP error for a datagram within the MTU")
+	dev.rx <- sizedEcho(2000, true)
+	if s := receive(t, fs.conn.tx, "outer datagram"); len(s.pkt) != 2020 {
+		t.Errorf("sent %d bytes, want 2020", len(s.pkt))
+	}
+}
+
 func TestDriverDropsFromDevice(t *testing.T) {
 	d, fs := fakeDriver(t, t0)
 	dev := fs.device(t, "t0")

@@ -41,7 +41,7 @@ func (f *fakeSystem) system() *system {
 			if d := f.devices[name]; d != nil && !d.isClosed() {
 				return nil, fmt.Errorf("device %s exists", name)
 			}
-			d := &fakeDevice{rx: make(chan []byte, 64), tx: make(chan []byte, 64), closed: make(chan struct{}), broken: make(chan struct{})}
+			d := &fakeDevice{rx: make(chan []byte, 64), tx: make(chan []byte, 64), closed: make(chan struct{}), broken: make(chan struct{}), reading: make(chan struct{}, 1)}
 			f.devices[name] = d
 			f.opened++
 			return d, nil
@@ -115,9 +115,16 @@ type fakeDevice struct {
 	closed chan struct{}
 	once   sync.Once
 	broken chan struct{} // closed to make reads fail as on a deleted link
+	// reading receives a value (if it has room) whenever the driver
+	// starts waiting in ReadBatch.
+	reading chan struct{}
 }
 
 func (d *fakeDevice) ReadBatch(bufs [][]byte, sizes []int) (int, error) {
+	select {
+	case d.reading <- struct{}{}:
+	default:
+	}
 	select {
 	case p := <-d.rx:
 		sizes[0] = copy(bufs[0], p)
