@@ -7,12 +7,13 @@ import (
 )
 
 // State is the kernel state of every host of a bed that the suite may
-// change, as normalised `ip` output: for each host and kind ("addr",
-// "link", "route", "rule", "proxy", "neigh") a sorted list of lines.
+// change, as normalised `ip` and `sysctl` output: for each host and kind
+// ("addr", "link", "route", "rule", "proxy", "neigh", "sysctl") a sorted
+// list of lines.
 type State map[string]map[string][]string
 
-// stateKinds are the kinds a State holds and the `ip` arguments that list
-// them.
+// stateKinds are the kinds a State holds and the `ip` arguments (or, for
+// sysctl, the command) that list them.
 var stateKinds = []struct {
 	kind string
 	args []string
@@ -23,7 +24,14 @@ var stateKinds = []struct {
 	{"rule", []string{"rule", "show"}},
 	{"proxy", []string{"neigh", "show", "proxy"}},
 	{"neigh", []string{"neigh", "show", "nud", "permanent"}},
+	{"sysctl", []string{"sysctl", "-a", "-r", sysctlPattern}},
 }
+
+// sysctlPattern selects the IPv4 sysctls an agent may set: forwarding,
+// proxy ARP, reverse-path filtering, redirects and ARP behaviour, for all,
+// default and each interface.
+const sysctlPattern = `^net\.ipv4\.(ip_forward|conf\.[^.]+\.(forwarding|proxy_arp|proxy_arp_pvlan|rp_filter|` +
+	`send_redirects|accept_redirects|accept_local|arp_ignore|arp_announce|arp_filter))$`
 
 // StateKinds lists the kinds of a State in the order reports use.
 func StateKinds() []string {
@@ -35,14 +43,21 @@ func StateKinds() []string {
 }
 
 // Snapshot records the state of every host: addresses, link names, routes
-// of every table, rules, proxy neighbour entries and permanent neighbour
-// entries.
+// of every table, rules, proxy neighbour entries, permanent neighbour
+// entries and the IPv4 sysctls agents set (those of tunnel devices left
+// out: the devices themselves are in "link").
 func (b *Bed) Snapshot() (State, error) {
 	st := State{}
 	for _, role := range b.Hosts() {
 		st[role] = map[string][]string{}
 		for _, k := range stateKinds {
-			out, err := b.IP(role, k.args...)
+			var out string
+			var err error
+			if k.kind == "sysctl" {
+				out, err = b.Exec(role, k.args...)
+			} else {
+				out, err = b.IP(role, k.args...)
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -74,6 +89,11 @@ func normalise(kind, out string) []string {
 			}
 			name, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
 			l = name
+		case "sysctl": // "net.ipv4.conf.eth0.proxy_arp = 1"
+			if strings.HasPrefix(l, "net.ipv4.conf.dyn") {
+				continue
+			}
+			l = strings.Join(f, " ")
 		case "route":
 			l = strings.Join(slices.DeleteFunc(f, func(s string) bool { return s == "linkdown" }), " ")
 		default:
