@@ -41,10 +41,11 @@ fuzz: ## run every fuzz target for FUZZTIME (default 30s), one at a time
 	done
 
 e2e: ## end-to-end roaming test on the namespace testbed (root)
-	@echo "make e2e: the testbed roaming test arrives with the daemons (issue 4); not available yet" >&2; exit 2
+	$(GO) test -count=1 -v ./e2e/
 
 demo: ## the testbed with a mobile node roaming while a ping keeps flowing (root)
-	@echo "make demo: the roaming demo arrives with the daemons (issue 4); not available yet" >&2; exit 2
+	$(MAKE) build
+	$(BIN)/dyndemo $(DEMOFLAGS)
 
 lint: ## gofmt check, go vet and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -190,7 +190,7 @@ func (d *demo) kernelState() {
 		d.printf("  (kernel state unavailable: %v)\n", err)
 		return
 	}
-	d.printf("\n  Kernel state the suite has added (+) or removed (-) on each host (ip link/addr/route/rule/neigh):\n%s", rep)
+	d.printf("\n  Kernel state the suite has added (+) or removed (-) on each host (ip link/addr/route/rule/neigh, sysctl):\n%s", rep)
 }
 
 func (d *demo) banner(title, detail string) {
