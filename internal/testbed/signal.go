@@ -48,13 +48,13 @@ func CloseAll() error {
 	return errors.Join(errs...)
 }
 
-// CloseOnSignal makes SIGINT or SIGTERM close every open bed and exit
-// with status 130, for programs such as test binaries that have no other
-// way to clean up when interrupted. stop undoes it.
+// CloseOnSignal makes SIGINT, SIGTERM or SIGHUP close every open bed and
+// exit with status 130, for programs such as test binaries that have no
+// other way to clean up when interrupted. stop undoes it.
 func CloseOnSignal() (stop func()) {
 	c := make(chan os.Signal, 1)
 	done := make(chan struct{})
-	signal.Notify(c, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(c, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
 		select {
 		case sig := <-c:
