@@ -71,6 +71,11 @@ func (c *MemConn) Move(h *Hub) {
 // ReadFrame implements Conn.
 func (c *MemConn) ReadFrame(b []byte) (int, net.HardwareAddr, error) {
 	for {
+		select {
+		case <-c.closed:
+			return 0, nil, ErrClosed
+		default:
+		}
 		c.mu.Lock()
 		dl, wake := c.deadline, c.wake
 		c.mu.Unlock()
