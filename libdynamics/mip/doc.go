@@ -47,6 +47,22 @@
 // value, AppendAuth to marshalled bytes an agent relays; VerifyRequest and
 // VerifyReply check one on the received bytes, comparing in constant time.
 //
+// # Revocation
+//
+// RFC 3543 lets an agent end a binding early: the Registration Revocation
+// (type 7, *Revocation) names the mobile node's home address, the home
+// agent's (home domain) and foreign agent's (foreign domain) addresses and
+// a 32-bit revocation identifier, a timestamp of the revoking agent's clock
+// that only grows (NextRevocationID); the Revocation Acknowledgment (type
+// 15, *RevocationAck) copies the home address and identifier. Both carry
+// the Foreign-Home authenticator of the two agents' security association
+// (Authenticate, VerifyRevocation, VerifyRevocationAck). Parse dispatches
+// them by type octet like the registration messages. The Revocation Support
+// extension (137, *RevocationSupport) announces that an agent takes part;
+// being skippable, it parses as a *RawExtension, which FindRevocationSupport
+// decodes. Reserved bits are kept as received, so parse then marshal is
+// exact.
+//
 // # Replay protection
 //
 // RFC 5944 section 5.7 gives two ways of filling the 64-bit identification.

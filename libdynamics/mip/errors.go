@@ -8,8 +8,8 @@ var (
 	// ErrTruncated means the message ends before a field or extension it
 	// declares.
 	ErrTruncated = errors.New("mip: message truncated")
-	// ErrUnknownMessage means the message type is neither a Registration
-	// Request nor a Registration Reply.
+	// ErrUnknownMessage means the message type is not one the package
+	// decodes (or not the one asked for).
 	ErrUnknownMessage = errors.New("mip: unknown message type")
 	// ErrExtensionLength means an extension's length octet does not fit
 	// its type.

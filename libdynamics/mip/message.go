@@ -12,19 +12,25 @@ const (
 	MessageReply   MessageType = 3 // Registration Reply
 )
 
-// String names the message type ("request", "reply").
+// String names the message type ("request", "reply", "revocation",
+// "revocation-ack").
 func (t MessageType) String() string {
 	switch t {
 	case MessageRequest:
 		return "request"
 	case MessageReply:
 		return "reply"
+	case MessageRevocation:
+		return "revocation"
+	case MessageRevocationAck:
+		return "revocation-ack"
 	default:
 		return fmt.Sprintf("message(%d)", uint8(t))
 	}
 }
 
-// Message is a registration message: *Request or *Reply.
+// Message is a registration message: *Request or *Reply, or a revocation
+// message of RFC 3543: *Revocation or *RevocationAck.
 type Message interface {
 	// MessageType is the message's type octet.
 	MessageType() MessageType
@@ -40,19 +46,32 @@ var (
 )
 
 // Parse parses the payload of a UDP datagram to or from port 434 as a
-// Registration Request or Reply, by its type octet.
+// Registration Request or Reply, or a Registration Revocation or Revocation
+// Acknowledgment (RFC 3543), by its type octet.
 func Parse(b []byte) (Message, error) {
 	if len(b) < 1 {
 		return nil, fmt.Errorf("message type: %w", ErrTruncated)
 	}
 	switch t := MessageType(b[0]); t {
 	case MessageRequest:
-		return ParseRequest(b)
+		return message(ParseRequest(b))
 	case MessageReply:
-		return ParseReply(b)
+		return message(ParseReply(b))
+	case MessageRevocation:
+		return message(ParseRevocation(b))
+	case MessageRevocationAck:
+		return message(ParseRevocationAck(b))
 	default:
 		return nil, fmt.Errorf("type %d: %w", uint8(t), ErrUnknownMessage)
 	}
+}
+
+// message returns m as a Message, or a nil Message (not a nil *M) with err.
+func message[M Message](m M, err error) (Message, error) {
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // received is what a parsed message remembers of the bytes it came from.
