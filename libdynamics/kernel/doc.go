@@ -5,8 +5,8 @@
 //
 // # Contract
 //
-// A daemon states the entries it wants (Tunnel, Route, Rule, ProxyARP,
-// Neighbor, Sysctl, passed by value) and a Kernel converges the host to them:
+// A daemon states the entries it wants (Tunnel, Address, Route, Rule,
+// ProxyARP, Neighbor, Sysctl, passed by value) and a Kernel converges the host to them:
 //
 //   - Ensure makes entries present, Remove makes them absent; both are
 //     idempotent. An entry is identified by its Key (a route by destination
@@ -17,7 +17,7 @@
 //     entries with one Key are rejected, before anything changes: an invalid
 //     batch fails with ErrInvalid and changes nothing (see Prepare).
 //   - Work is ordered by Kind, whatever the order of the arguments: sysctls,
-//     tunnels, neighbours, proxy entries, routes, rules on the way in, the
+//     tunnels, addresses, neighbours, proxy entries, routes, rules on the way in, the
 //     reverse on the way out, so a route never points at a missing tunnel.
 //     Ensure stops at the first failure (later entries may depend on it);
 //     Remove, Sync's removals and Close attempt everything and join the
@@ -29,8 +29,9 @@
 //   - Close removes every entry the Kernel made, restores every sysctl it
 //     changed to the value it found, and closes the tunnel driver. Later
 //     calls fail with ErrClosed; a second Close is not an error.
-//   - Deleting a tunnel deletes the routes, neighbour and proxy entries on
-//     its device with it, as the Linux kernel does.
+//   - Deleting a tunnel deletes the addresses, routes, neighbour and proxy
+//     entries on its device with it, and deleting an address deletes the
+//     routes that prefer it as their source, as the Linux kernel does.
 //
 // A Kernel owns what it creates and only that. Each implementation documents
 // the marks by which it recognises its own entries after a restart; package

@@ -174,7 +174,9 @@ func Validate(e Entry) error {
 		return v.Validate()
 	case Sysctl:
 		return v.Validate()
-	case *Tunnel, *Route, *Rule, *ProxyARP, *Neighbor, *Sysctl:
+	case Address:
+		return v.Validate()
+	case *Tunnel, *Route, *Rule, *ProxyARP, *Neighbor, *Sysctl, *Address:
 		return fmt.Errorf("%w: entry %T passed by pointer; pass it by value", ErrInvalid, e)
 	}
 	return fmt.Errorf("%w: unknown entry type %T", ErrInvalid, e)

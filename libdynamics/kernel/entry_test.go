@@ -183,7 +183,7 @@ func TestPrepare(t *testing.T) {
 }
 
 func TestKindString(t *testing.T) {
-	want := map[Kind]string{KindSysctl: "sysctl", KindTunnel: "tunnel", KindNeighbor: "neighbor",
+	want := map[Kind]string{KindSysctl: "sysctl", KindTunnel: "tunnel", KindAddress: "address", KindNeighbor: "neighbor",
 		KindProxyARP: "proxy-arp", KindRoute: "route", KindRule: "rule", Kind(99): "unknown"}
 	for k, s := range want {
 		if k.String() != s {

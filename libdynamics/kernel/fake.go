@@ -19,8 +19,10 @@ type ARP struct {
 // the semantics of a real implementation: entries are validated with
 // Validate, Ensure and Remove are idempotent and ordered by kind, Sync makes
 // the owned set exactly what is listed, Close removes everything and
-// restores the sysctls it changed, and deleting a tunnel takes the routes,
-// neighbour and proxy entries on its device with it, as the kernel does.
+// restores the sysctls it changed, and deleting a tunnel takes the
+// addresses, routes, neighbour and proxy entries on its device with it, and
+// deleting an address the routes that prefer it as source, as the kernel
+// does.
 //
 // Beyond the Kernel interface a Fake counts the changes it actually made
 // (Changes, Ops), so a test can assert that a repeated Ensure changed
@@ -329,6 +331,9 @@ func (f *Fake) remove(e Entry) error {
 		return fmt.Errorf("kernel: fake: remove %s: %w", cur, err)
 	}
 	f.drop(cur)
+	if a, ok := cur.(Address); ok {
+		f.dropRoutesFrom(a)
+	}
 	if t, ok := cur.(Tunnel); ok {
 		// The kernel deletes what depends on a device with the device.
 		var deps []Entry
@@ -380,6 +385,8 @@ func device(e Entry) string {
 	case ProxyARP:
 		return v.Dev
 	case Neighbor:
+		return v.Dev
+	case Address:
 		return v.Dev
 	}
 	return ""

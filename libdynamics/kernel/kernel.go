@@ -59,6 +59,7 @@ type Kind int
 const (
 	KindSysctl Kind = iota
 	KindTunnel
+	KindAddress // after tunnels, before routes that use it as source
 	KindNeighbor
 	KindProxyARP
 	KindRoute
@@ -71,6 +72,8 @@ func (k Kind) String() string {
 		return "sysctl"
 	case KindTunnel:
 		return "tunnel"
+	case KindAddress:
+		return "address"
 	case KindNeighbor:
 		return "neighbor"
 	case KindProxyARP:
@@ -83,8 +86,8 @@ func (k Kind) String() string {
 	return "unknown"
 }
 
-// Entry is one piece of kernel state: a Tunnel, Route, Rule, ProxyARP,
-// Neighbor or Sysctl, passed by value (Validate rejects pointers). String
+// Entry is one piece of kernel state: a Tunnel, Address, Route, Rule,
+// ProxyARP, Neighbor or Sysctl, passed by value (Validate rejects pointers). String
 // renders it as the `ip` (or `sysctl`) command that would create it, and
 // covers every field, so two entries with the same String are the same.
 type Entry interface {

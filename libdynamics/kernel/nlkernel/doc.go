@@ -19,6 +19,11 @@
 //     it only where forwarding is on for the device and the route to the
 //     address leaves by another device.
 //   - Neighbor: a permanent neighbour entry.
+//   - Address: RTM_NEWADDR with NLM_F_REPLACE of the address and prefix
+//     length (an owned one with another prefix length is deleted first).
+//     Deleting it makes the kernel delete the routes preferring it as their
+//     source, and the Kernel forgets them. An address present before the
+//     Kernel ensured it is adopted and removed like its own.
 //   - Sysctl: written to /proc/sys/<Name> if it differs; the value found the
 //     first time is restored on Remove and Close, unless someone else has
 //     changed the sysctl since. Typical ones: net/ipv4/ip_forward,
@@ -45,7 +50,8 @@
 //     name it in /etc/iproute2/rt_protos.d/dynamics.conf ("158 dynamics").
 //   - tunnels: ipip and TUN links whose names begin with Options.TunnelPrefix
 //     (default "dyn"); Ensure refuses tunnel names without it.
-//   - proxy and neighbour entries and sysctls, which carry no mark: the state
+//   - proxy and neighbour entries, addresses and sysctls, which carry no
+//     mark: the state
 //     file Options.StateFile, a small JSON document rewritten atomically after
 //     each such change, listing the entries made and each sysctl's value as
 //     set and as found. Without a state file, those leftovers are not found.

@@ -238,6 +238,8 @@ func (k *Kernel) apply(e kernel.Entry, snap *snapshot) error {
 		err = k.ensureSysctl(v)
 	case kernel.Tunnel:
 		err = k.ensureTunnel(v)
+	case kernel.Address:
+		err = k.ensureAddress(v)
 	case kernel.Neighbor:
 		err = k.ensureNeighbor(v)
 	case kernel.ProxyARP:
@@ -278,6 +280,10 @@ func (k *Kernel) remove(e kernel.Entry) error {
 		err = k.restoreSysctl(v.Name)
 	case kernel.Tunnel:
 		err = k.removeTunnel(v.Name, owned)
+	case kernel.Address:
+		if owned || leftover {
+			err = k.removeAddress(v, owned)
+		}
 	case kernel.Neighbor:
 		if owned || leftover {
 			err = k.removeNeighbor(v, owned)
@@ -314,6 +320,10 @@ func (k *Kernel) forgetDevice(dev string) {
 					delete(m, key)
 				}
 			case kernel.Neighbor:
+				if v.Dev == dev {
+					delete(m, key)
+				}
+			case kernel.Address:
 				if v.Dev == dev {
 					delete(m, key)
 				}

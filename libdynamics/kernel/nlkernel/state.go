@@ -24,6 +24,7 @@ type state struct {
 	Version   int             `json:"version"`
 	Proxies   []stateProxy    `json:"proxy,omitempty"`
 	Neighbors []stateNeighbor `json:"neighbors,omitempty"`
+	Addresses []stateAddress  `json:"addresses,omitempty"`
 	Sysctls   []stateSysctl   `json:"sysctls,omitempty"`
 }
 
@@ -36,6 +37,12 @@ type stateNeighbor struct {
 	IP     netip.Addr `json:"ip"`
 	Dev    string     `json:"dev"`
 	HWAddr string     `json:"lladdr"`
+}
+
+// stateAddress is an address with its prefix length, host bits kept.
+type stateAddress struct {
+	Prefix netip.Prefix `json:"prefix"`
+	Dev    string       `json:"dev"`
 }
 
 // stateSysctl is a sysctl set to Value whose value before was Original.
@@ -95,6 +102,11 @@ func loadState(path string) (leftovers, error) {
 			return l, err
 		}
 	}
+	for _, a := range s.Addresses {
+		if err := add(kernel.Address{Prefix: a.Prefix, Dev: a.Dev}); err != nil {
+			return l, err
+		}
+	}
 	for _, sc := range s.Sysctls {
 		if err := kernel.Validate(kernel.Sysctl{Name: sc.Name, Value: sc.Value}); err != nil {
 			return l, fmt.Errorf("nlkernel: state file %s: %w", path, err)
@@ -117,11 +129,13 @@ func saveState(path string, entries []kernel.Entry, sysctls []stateSysctl) error
 			s.Proxies = append(s.Proxies, stateProxy{IP: v.IP, Dev: v.Dev})
 		case kernel.Neighbor:
 			s.Neighbors = append(s.Neighbors, stateNeighbor{IP: v.IP, Dev: v.Dev, HWAddr: v.HWAddr.String()})
+		case kernel.Address:
+			s.Addresses = append(s.Addresses, stateAddress{Prefix: v.Prefix, Dev: v.Dev})
 		}
 	}
 	s.Sysctls = append(s.Sysctls, sysctls...)
 	sort.Slice(s.Sysctls, func(i, j int) bool { return s.Sysctls[i].Name < s.Sysctls[j].Name })
-	if len(s.Proxies)+len(s.Neighbors)+len(s.Sysctls) == 0 {
+	if len(s.Proxies)+len(s.Neighbors)+len(s.Addresses)+len(s.Sysctls) == 0 {
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("nlkernel: state file: %w", err)
 		}

@@ -22,6 +22,7 @@ type snapshot struct {
 	tunnels   map[string]bool // link names
 	proxies   map[string]bool
 	neighbors map[string]kernel.Neighbor
+	addresses map[string]kernel.Address
 }
 
 // dumpRetries bounds the retries of a dump the kernel interrupted because
@@ -109,6 +110,11 @@ func (k *Kernel) snapshot() (*snapshot, error) {
 			s.neighbors[e.Key()] = e
 		}
 	}
+	addresses, err := k.snapshotAddresses(names)
+	if err != nil {
+		return nil, fmt.Errorf("nlkernel: list addresses: %w", err)
+	}
+	s.addresses = addresses
 	return s, nil
 }
 
@@ -141,6 +147,9 @@ func (s *snapshot) present(k *Kernel, e kernel.Entry) bool {
 	case kernel.Tunnel:
 		cur, ok := k.owned[v.Key()]
 		return ok && kernel.Equal(cur, v) && s.tunnels[v.Name]
+	case kernel.Address:
+		a, ok := s.addresses[v.Key()]
+		return ok && a == v
 	}
 	return false
 }
