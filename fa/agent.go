@@ -1,0 +1,330 @@
+package fa
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/dynamics-go/dynamics/libdynamics/binding"
+	"github.com/dynamics-go/dynamics/libdynamics/kernel"
+	"github.com/dynamics-go/dynamics/libdynamics/link"
+	"github.com/dynamics-go/dynamics/libdynamics/logging"
+	"github.com/dynamics-go/dynamics/libdynamics/mip"
+	"github.com/dynamics-go/dynamics/libdynamics/tunnel"
+)
+
+// Link is a visitor interface: the frame connection on it and the agent's
+// address there with the link's prefix length (10.2.0.1/24).
+type Link struct {
+	Conn link.Conn
+	Addr netip.Prefix
+}
+
+// Options are what an Agent runs with. Sockets, kernel, clock and logger are
+// values so that tests run the agent over memnet and link.Hub with
+// kernel.Fake and binding.ManualClock.
+type Options struct {
+	// Config is the decoded configuration; Config.CareOfAddress must be
+	// set (the command fills it from the upstream interface when the file
+	// does not).
+	Config Config
+	// Upstream is the UDP socket on port 434 toward the home agents. It
+	// must not deliver the datagrams that mobiles send on the visitor links
+	// (see ListenUpstream): those arrive as frames on Links.
+	Upstream net.PacketConn
+	// Links are the visitor interfaces, in the order of Config.Interfaces.
+	Links  []Link
+	Kernel kernel.Kernel
+	Clock  binding.Clock // nil: binding.SystemClock
+	Logger *slog.Logger  // nil: slog.Default()
+}
+
+// ErrStopped is returned by Do and Stats once Run has returned.
+var ErrStopped = errors.New("fa: agent stopped")
+
+// Agent is a foreign agent. New makes one, Run runs it; Do and Stats reach
+// its state from other goroutines.
+type Agent struct {
+	cfg      Config
+	careOf   netip.Addr
+	upstream net.PacketConn
+	links    []Link
+	kern     kernel.Kernel
+	clock    binding.Clock
+	log      *slog.Logger
+	sas      map[netip.Addr]mip.SecurityAssociation
+
+	events  chan event
+	ops     chan op
+	stopped chan struct{}
+	running sync.Once
+
+	counts counters
+
+	// Owned by the loop.
+	st       State
+	stats    Stats
+	visitors *binding.Table
+	vinfo    map[netip.Addr]*visitorInfo
+	pending  map[pendingKey]*Pending
+	pendingQ []pendingDeadline         // FIFO: deadlines only grow
+	latest   map[netip.Addr]pendingKey // the newest pending request per home
+	tunnels  *tunnel.Table
+	seq      []uint16 // per link: the sequence number of the next advertisement
+	nextAdv  time.Time
+	// Revocation replay state per home agent (RFC 3543): the timestamp of
+	// its last Revocation Support extension and the last revocation
+	// identifier accepted.
+	revSupport  map[netip.Addr]uint32
+	revAccepted map[netip.Addr]uint32
+}
+
+// visitorInfo is what a visitor has beyond its binding.
+type visitorInfo struct {
+	down   Downlink
+	up     netip.Addr
+	tunnel tunnel.ID
+	// tunnelRemote is the far end of tunnel: the home agent.
+	tunnelRemote netip.Addr
+	entries      []kernel.Entry
+}
+
+type pendingKey struct {
+	home netip.Addr
+	id   uint32
+}
+
+type pendingDeadline struct {
+	key      pendingKey
+	deadline time.Time
+}
+
+type op struct {
+	fn   func(*State)
+	done chan struct{}
+}
+
+// New checks the options and returns an agent ready to Run.
+func New(opts Options) (*Agent, error) {
+	cfg := opts.Config
+	switch {
+	case !cfg.CareOfAddress.Is4():
+		return nil, errors.New("fa: no IPv4 care-of address")
+	case opts.Upstream == nil:
+		return nil, errors.New("fa: no upstream socket")
+	case len(opts.Links) == 0:
+		return nil, errors.New("fa: no visitor interface")
+	case opts.Kernel == nil:
+		return nil, errors.New("fa: no kernel")
+	case cfg.MaxVisitors < 1 || cfg.PendingTimeout <= 0 || cfg.MaxLifetime < time.Second:
+		return nil, errors.New("fa: configuration without defaults (start from DefaultConfig)")
+	}
+	for i, l := range opts.Links {
+		if l.Conn == nil || !l.Addr.Addr().Is4() {
+			return nil, fmt.Errorf("fa: link %d: no connection or IPv4 address", i)
+		}
+	}
+	tunnels, err := tunnel.New(cfg.TunnelPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("fa: TunnelPrefix: %w", err)
+	}
+	a := &Agent{
+		cfg:         cfg,
+		careOf:      cfg.CareOfAddress,
+		upstream:    opts.Upstream,
+		links:       opts.Links,
+		kern:        opts.Kernel,
+		clock:       opts.Clock,
+		log:         opts.Logger,
+		sas:         make(map[netip.Addr]mip.SecurityAssociation),
+		events:      make(chan event, 256),
+		ops:         make(chan op),
+		stopped:     make(chan struct{}),
+		visitors:    binding.New(0),
+		vinfo:       make(map[netip.Addr]*visitorInfo),
+		pending:     make(map[pendingKey]*Pending),
+		latest:      make(map[netip.Addr]pendingKey),
+		tunnels:     tunnels,
+		seq:         make([]uint16, len(opts.Links)),
+		revSupport:  make(map[netip.Addr]uint32),
+		revAccepted: make(map[netip.Addr]uint32),
+	}
+	a.st.a = a
+	a.stats.Denied = make(map[mip.Code]uint64)
+	if a.clock == nil {
+		a.clock = binding.SystemClock{}
+	}
+	if a.log == nil {
+		a.log = slog.Default()
+	}
+	for _, e := range cfg.Security {
+		a.sas[e.Peer] = e.SA()
+	}
+	return a, nil
+}
+
+// Run serves until ctx is cancelled or a socket fails: one goroutine reads
+// each visitor link, one the upstream socket, and the calling goroutine runs
+// the loop that owns the tables, timers and kernel state. On return every
+// visitor's kernel state has been removed (shared tunnels included); the
+// caller closes the kernel, which also restores the sysctls. Run closes
+// neither the sockets nor the kernel; it may be called once.
+func (a *Agent) Run(ctx context.Context) error {
+	first := false
+	a.running.Do(func() { first = true })
+	if !first {
+		return errors.New("fa: Run called twice")
+	}
+	defer close(a.stopped)
+	if a.cfg.UpperFAIPAddress.IsValid() || a.cfg.HighestFAIPAddress.IsValid() {
+		a.log.Warn("hierarchy not yet supported: UpperFAIPAddress and HighestFAIPAddress are ignored",
+			"upper", a.cfg.UpperFAIPAddress, "highest", a.cfg.HighestFAIPAddress)
+	}
+	if err := a.kern.Sync(a.baseEntries()); err != nil {
+		return fmt.Errorf("fa: kernel: %w", err)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	readErr := make(chan error, len(a.links)+1)
+	var wg sync.WaitGroup
+	for i := range a.links {
+		wg.Go(func() { readErr <- a.readLink(ctx, i) })
+	}
+	wg.Go(func() { readErr <- a.readUpstream(ctx) })
+
+	a.log.Info("foreign agent running", logging.KeyCoA, a.careOf, "interfaces", len(a.links),
+		"reverse_tunnel", a.cfg.ReverseTunnel, "decapsulation", a.cfg.EnableFADecapsulation)
+	a.nextAdv = a.clock.Now()
+	err := a.loop(ctx, readErr)
+	a.teardown()
+
+	// The readers block in ReadFrame and ReadFrom: cancel, then wake them.
+	cancel()
+	for _, l := range a.links {
+		_ = l.Conn.SetReadDeadline(time.Unix(1, 0))
+	}
+	_ = a.upstream.SetReadDeadline(time.Unix(1, 0))
+	wg.Wait()
+	return err
+}
+
+// loop is the agent's event loop.
+func (a *Agent) loop(ctx context.Context, readErr <-chan error) error {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		a.runDue()
+		if next, ok := a.nextDeadline(); ok {
+			d := next.Sub(a.clock.Now())
+			timer.Reset(max(d, time.Millisecond))
+		} else {
+			timer.Reset(time.Hour)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-readErr:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		case ev := <-a.events:
+			a.runDue()
+			a.handle(ev)
+		case o := <-a.ops:
+			a.runDue()
+			if o.fn != nil {
+				o.fn(&a.st)
+			}
+			close(o.done)
+		case <-timer.C:
+		}
+	}
+}
+
+// runDue does what the clock says is due: advertisements, pending timeouts,
+// visitor expiry.
+func (a *Agent) runDue() {
+	now := a.clock.Now()
+	if a.cfg.AgentAdvInterval > 0 && !now.Before(a.nextAdv) {
+		for i := range a.links {
+			a.advertise(i)
+		}
+		a.nextAdv = now.Add(a.cfg.AgentAdvInterval)
+	}
+	a.expirePending(now)
+	for _, b := range a.visitors.Expire(now) {
+		a.log.Info("visitor expired", logging.KeyHome, b.Home, logging.KeyHA, b.HA, logging.KeyID, b.ID)
+		a.cleanupVisitor(b.Home)
+	}
+}
+
+// nextDeadline is the earliest instant runDue has work.
+func (a *Agent) nextDeadline() (time.Time, bool) {
+	var next time.Time
+	ok := false
+	consider := func(t time.Time) {
+		if !ok || t.Before(next) {
+			next, ok = t, true
+		}
+	}
+	if a.cfg.AgentAdvInterval > 0 {
+		consider(a.nextAdv)
+	}
+	if b, found := a.visitors.Next(); found {
+		consider(b.Expiry)
+	}
+	for _, q := range a.pendingQ {
+		if p, live := a.pending[q.key]; live && p.Deadline.Equal(q.deadline) {
+			consider(q.deadline)
+			break
+		}
+	}
+	return next, ok
+}
+
+// Do runs fn in the agent's loop, where it may read the agent's state, and
+// waits for it to finish. Due timers are run first, so a test that advanced
+// a binding.ManualClock sees their effects. A nil fn only runs the timers.
+func (a *Agent) Do(ctx context.Context, fn func(*State)) error {
+	o := op{fn: fn, done: make(chan struct{})}
+	select {
+	case a.ops <- o:
+	case <-a.stopped:
+		return ErrStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-o.done:
+		return nil
+	case <-a.stopped:
+		return ErrStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Stats returns a snapshot of the agent's counters, taken in its loop.
+func (a *Agent) Stats(ctx context.Context) (Stats, error) {
+	var s Stats
+	err := a.Do(ctx, func(st *State) { s = st.Stats() })
+	return s, err
+}
+
+// baseEntries are the kernel entries the agent holds for its whole run:
+// forwarding on, and no reverse-path filter on the visitor links, where
+// packets from home addresses arrive.
+func (a *Agent) baseEntries() []kernel.Entry {
+	entries := []kernel.Entry{kernel.Sysctl{Name: "net/ipv4/ip_forward", Value: "1"}}
+	for _, l := range a.links {
+		entries = append(entries, kernel.Sysctl{Name: "net/ipv4/conf/" + l.Conn.Info().Name + "/rp_filter", Value: "0"})
+	}
+	return entries
+}

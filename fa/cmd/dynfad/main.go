@@ -1,0 +1,166 @@
+// Command dynfad is the Dynamics foreign agent: it advertises itself on its
+// visitor interfaces, relays mobiles' registrations to their home agents and
+// delivers their traffic (see package fa and docs/CONFIGURATION.md).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+
+	"github.com/dynamics-go/dynamics/fa"
+	"github.com/dynamics-go/dynamics/libdynamics/daemon"
+	"github.com/dynamics-go/dynamics/libdynamics/link"
+	"github.com/dynamics-go/dynamics/libdynamics/logging"
+)
+
+const name = "dynfad"
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	flags, err := daemon.ParseFlags(name, args, stderr)
+	if err != nil {
+		if errors.Is(err, daemon.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if flags.Version {
+		fmt.Fprintln(stdout, daemon.VersionString(name))
+		return 0
+	}
+	cfg, err := fa.LoadConfig(flags.Config)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return daemon.ExitCode(err)
+	}
+	log, closer, err := logging.New(logging.Options{
+		Daemon:     name,
+		Foreground: flags.Foreground,
+		Debug:      flags.Debug,
+		Facility:   cfg.SyslogFacility,
+		Writer:     stderr,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: SyslogFacility: %v\n", flags.Config, err)
+		return 2
+	}
+	defer closer.Close()
+	if err := serve(cfg, log); err != nil {
+		log.Error("foreign agent stopped", logging.KeyErr, err)
+		return daemon.ExitCode(err)
+	}
+	return 0
+}
+
+// serve opens the sockets and the kernel, runs the agent until SIGTERM or
+// SIGINT, and removes the agent's kernel state.
+func serve(cfg fa.Config, log *slog.Logger) (err error) {
+	if !cfg.CareOfAddress.IsValid() {
+		p, err := ifaceAddr(cfg.UpstreamInterface)
+		if err != nil {
+			return fmt.Errorf("CareOfAddress: %w", err)
+		}
+		cfg.CareOfAddress = p.Addr()
+	}
+	var links []fa.Link
+	defer func() {
+		for _, l := range links {
+			l.Conn.Close()
+		}
+	}()
+	for _, ifname := range cfg.Interfaces {
+		p, err := ifaceAddr(ifname)
+		if err != nil {
+			return err
+		}
+		c, err := link.ListenPacket(ifname)
+		if err != nil {
+			return err
+		}
+		links = append(links, fa.Link{Conn: c, Addr: p})
+	}
+
+	if dir := filepath.Dir(cfg.StateFile); cfg.StateFile != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("StateFile: %w", err)
+		}
+	}
+	kern, err := daemon.OpenKernel(daemon.KernelOptions{
+		Mode:         cfg.TunnelMode,
+		TunnelPrefix: cfg.TunnelPrefix,
+		StateFile:    cfg.StateFile,
+		Logger:       log,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := kern.Close(); cerr != nil {
+			log.Error("removing kernel state", logging.KeyErr, cerr)
+			err = errors.Join(err, cerr)
+		}
+	}()
+
+	up, err := fa.ListenUpstream("0.0.0.0:434", cfg.CareOfAddress, links)
+	if err != nil {
+		return err
+	}
+	defer up.Close()
+
+	agent, err := fa.New(fa.Options{Config: cfg, Upstream: up, Links: links, Kernel: kern, Logger: log})
+	if err != nil {
+		return err
+	}
+	ctx, hup, stop := daemon.Signals(context.Background())
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- agent.Run(ctx) }()
+	for {
+		select {
+		case <-hup:
+			log.Warn("reload not yet supported; SIGHUP ignored")
+		case err := <-done:
+			if err == nil {
+				log.Info("foreign agent stopping")
+			}
+			return err
+		}
+	}
+}
+
+// ifaceAddr returns the first IPv4 address of the named interface, with its
+// prefix length.
+func ifaceAddr(ifname string) (netip.Prefix, error) {
+	ifi, err := net.InterfaceByName(ifname)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("interface %s: %w", ifname, err)
+	}
+	addrs, err := ifi.Addrs()
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("interface %s: %w", ifname, err)
+	}
+	for _, a := range addrs {
+		ipn, ok := a.(*net.IPNet)
+		if !ok {
+			continue
+		}
+		ip, ok := netip.AddrFromSlice(ipn.IP)
+		if !ok || !ip.Unmap().Is4() {
+			continue
+		}
+		ones, _ := ipn.Mask.Size()
+		if ones > 32 {
+			ones -= 96
+		}
+		return netip.PrefixFrom(ip.Unmap(), ones), nil
+	}
+	return netip.Prefix{}, fmt.Errorf("interface %s has no IPv4 address", ifname)
+}

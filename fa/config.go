@@ -1,0 +1,186 @@
+package fa
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"time"
+
+	"github.com/dynamics-go/dynamics/libdynamics/config"
+	"github.com/dynamics-go/dynamics/libdynamics/daemon"
+	"github.com/dynamics-go/dynamics/libdynamics/mip"
+)
+
+// Config is the foreign agent's configuration file, dynfad.conf
+// (docs/CONFIGURATION.md). ParseConfig and LoadConfig fill it and apply the
+// defaults; a Config built by hand should start from DefaultConfig.
+type Config struct {
+	// UpstreamInterface faces the home agents (and the upper foreign agent).
+	UpstreamInterface string `dyn:"UpstreamInterface,required"`
+	// CareOfAddress is advertised and ends the tunnels from home agents;
+	// unset, the command takes the upstream interface's address.
+	CareOfAddress netip.Addr `dyn:"CareOfAddress"`
+	// AgentAdvInterval is the time between unsolicited advertisements on
+	// each visitor interface; 0 sends only solicited ones.
+	AgentAdvInterval time.Duration `dyn:"AgentAdvInterval,default=1"`
+	// AgentAdvLifetime is the ICMP lifetime of the advertisements; unset,
+	// three times AgentAdvInterval.
+	AgentAdvLifetime time.Duration `dyn:"AgentAdvLifetime"`
+	// MaxLifetime is the registration lifetime advertised; longer requests
+	// are denied with code 69.
+	MaxLifetime time.Duration `dyn:"MaxLifetime,default=600"`
+	// MaxVisitors bounds the visitor list; a new mobile beyond it is
+	// denied with code 66 and advertisements carry the B flag.
+	MaxVisitors int `dyn:"MaxVisitors,default=1000"`
+	// PendingTimeout is how long a relayed request waits for its reply
+	// before the mobile is told 78 (registration timeout).
+	PendingTimeout time.Duration `dyn:"PendingTimeout,default=7"`
+	// ReverseTunnel offers reverse tunnelling (RFC 3024): the T flag.
+	ReverseTunnel bool `dyn:"ReverseTunnel,default=yes"`
+	// EnableFADecapsulation makes the agent the end of the home agent's
+	// tunnel: it keeps a tunnel device per home agent with visitors.
+	EnableFADecapsulation bool `dyn:"EnableFADecapsulation,default=yes"`
+	// RegistrationRequired advertises the R flag: mobiles with a co-located
+	// care-of address must register through this agent too.
+	RegistrationRequired bool `dyn:"RegistrationRequired,default=no"`
+	// UpperFAIPAddress and HighestFAIPAddress place the agent in a
+	// hierarchy; accepted, but the hierarchy is not implemented yet.
+	UpperFAIPAddress   netip.Addr `dyn:"UpperFAIPAddress"`
+	HighestFAIPAddress netip.Addr `dyn:"HighestFAIPAddress"`
+
+	TunnelMode     daemon.TunnelMode `dyn:"TunnelMode,default=auto"`
+	TunnelPrefix   string            `dyn:"TunnelPrefix,default=dynfa"`
+	StateFile      string            `dyn:"StateFile,default=/run/dynamics/dynfad.state"`
+	SyslogFacility string            `dyn:"SyslogFacility,default=local0"`
+
+	// Interfaces are the visitor interfaces: advertisements go out on
+	// them and mobiles register through them.
+	Interfaces []string `dyn:"INTERFACES,required"`
+	// Security holds the Foreign-Home security associations, one per home
+	// agent address.
+	Security []SecurityEntry `dyn:"SECURITY"`
+}
+
+// SecurityEntry is one line of the SECURITY section: a home agent's
+// address and the Foreign-Home security association shared with it.
+type SecurityEntry struct {
+	Peer netip.Addr `dyn:"0"`
+	SPI  uint32     `dyn:"1"`
+	Alg  algorithm  `dyn:"2"`
+	Key  []byte     `dyn:"3"`
+	Line int        `dyn:",line"`
+}
+
+// SA returns the entry's security association.
+func (e SecurityEntry) SA() mip.SecurityAssociation {
+	return mip.SecurityAssociation{SPI: e.SPI, Alg: mip.Algorithm(e.Alg), Key: e.Key}
+}
+
+// algorithm decodes an authentication algorithm's configuration name.
+type algorithm mip.Algorithm
+
+func (a *algorithm) UnmarshalText(b []byte) error {
+	alg, err := mip.ParseAlgorithm(string(b))
+	if err != nil {
+		return fmt.Errorf("%q is not an algorithm (hmac-md5 or prefix-suffix)", b)
+	}
+	*a = algorithm(alg)
+	return nil
+}
+
+// DefaultConfig returns the configuration of an empty file's defaults, for
+// callers that build one by hand: no interfaces, no security associations.
+func DefaultConfig() Config {
+	return Config{
+		AgentAdvInterval:      time.Second,
+		AgentAdvLifetime:      3 * time.Second,
+		MaxLifetime:           600 * time.Second,
+		MaxVisitors:           1000,
+		PendingTimeout:        7 * time.Second,
+		ReverseTunnel:         true,
+		EnableFADecapsulation: true,
+		TunnelMode:            daemon.TunnelAuto,
+		TunnelPrefix:          "dynfa",
+		StateFile:             "/run/dynamics/dynfad.state",
+		SyslogFacility:        "local0",
+	}
+}
+
+// LoadConfig reads and checks the configuration file at path.
+func LoadConfig(path string) (Config, error) {
+	f, err := config.Load(path)
+	if err != nil {
+		return Config{}, err
+	}
+	return DecodeConfig(f)
+}
+
+// ParseConfig reads and checks a configuration file from r; name is used in
+// errors.
+func ParseConfig(name string, r io.Reader) (Config, error) {
+	f, err := config.Parse(name, r)
+	if err != nil {
+		return Config{}, err
+	}
+	return DecodeConfig(f)
+}
+
+// DecodeConfig decodes a parsed file, applies the defaults that depend on
+// other labels and checks the values. Every error is a *config.Error naming
+// the file, line and label.
+func DecodeConfig(f *config.File) (Config, error) {
+	var c Config
+	if err := config.Decode(f, &c); err != nil {
+		return Config{}, err
+	}
+	var errs []error
+	bad := func(label, format string, args ...any) { errs = append(errs, f.Errorf(label, format, args...)) }
+	if c.AgentAdvInterval < 0 {
+		bad("AgentAdvInterval", "must not be negative")
+	}
+	if _, ok := f.Setting("AgentAdvLifetime"); !ok {
+		c.AgentAdvLifetime = 3 * c.AgentAdvInterval
+		if c.AgentAdvLifetime < time.Second {
+			c.AgentAdvLifetime = time.Second
+		}
+	} else if c.AgentAdvLifetime < time.Second || c.AgentAdvLifetime > 0xffff*time.Second {
+		bad("AgentAdvLifetime", "%s is outside 1s..65535s", c.AgentAdvLifetime)
+	}
+	if c.MaxLifetime < time.Second || c.MaxLifetime > time.Duration(mip.Infinite)*time.Second {
+		bad("MaxLifetime", "%s is outside 1s..65535s (65535 is infinite)", c.MaxLifetime)
+	}
+	if c.MaxVisitors < 1 {
+		bad("MaxVisitors", "%d: must be at least 1", c.MaxVisitors)
+	}
+	if c.PendingTimeout <= 0 {
+		bad("PendingTimeout", "must be positive")
+	}
+	if len(c.Interfaces) == 0 {
+		bad("INTERFACES", "no visitor interface listed")
+	}
+	seenIf := map[string]bool{}
+	for _, name := range c.Interfaces {
+		switch {
+		case name == c.UpstreamInterface:
+			bad("INTERFACES", "%s is the upstream interface", name)
+		case seenIf[name]:
+			bad("INTERFACES", "%s listed twice", name)
+		}
+		seenIf[name] = true
+	}
+	seenPeer := map[netip.Addr]bool{}
+	for _, e := range c.Security {
+		switch {
+		case len(e.Key) == 0:
+			errs = append(errs, f.ErrorfAt(e.Line, "SECURITY", "%s: empty key", e.Peer))
+		case seenPeer[e.Peer]:
+			errs = append(errs, f.ErrorfAt(e.Line, "SECURITY", "%s listed twice", e.Peer))
+		}
+		seenPeer[e.Peer] = true
+	}
+	if len(errs) > 0 {
+		return Config{}, errors.Join(errs...)
+	}
+	return c, nil
+}

@@ -1,0 +1,158 @@
+package fa
+
+import (
+	"github.com/dynamics-go/dynamics/libdynamics/binding"
+	"net/netip"
+
+	"github.com/dynamics-go/dynamics/libdynamics/kernel"
+	"github.com/dynamics-go/dynamics/libdynamics/logging"
+	"github.com/dynamics-go/dynamics/libdynamics/mip"
+	"github.com/dynamics-go/dynamics/libdynamics/tunnel"
+)
+
+// Reverse tunnelling (RFC 3024) uses one routing table per tunnel, numbered
+// TableBase plus the tunnel's ID, holding a default route into the tunnel,
+// and one rule per visitor with the T flag, at RulePriority, sending what
+// arrives from its home address on its visitor interface to that table.
+const (
+	TableBase    = 2000
+	RulePriority = 2000
+)
+
+// tableFor is the routing table of tunnel id.
+func tableFor(id tunnel.ID) int { return TableBase + int(id) }
+
+// wantsTunnel reports whether a visitor registered with flags needs the
+// tunnel to its home agent: to decapsulate what the home agent sends
+// (EnableFADecapsulation) or to reverse-tunnel what the mobile sends (T).
+// A mobile with a co-located care-of address (D) decapsulates itself.
+func (a *Agent) wantsTunnel(flags mip.Flags) bool {
+	if flags.Has(mip.FlagDecapsulation) {
+		return false
+	}
+	return a.cfg.EnableFADecapsulation || flags.Has(mip.FlagReverseTunnel)
+}
+
+// visitorEntries are a visitor's own kernel entries: a permanent neighbour
+// entry with the mobile's hardware address (the agent never ARPs for a home
+// address on the foreign link), a host route to the home address on the
+// visitor interface, and with T a rule into the tunnel's table.
+func (a *Agent) visitorEntries(home netip.Addr, flags mip.Flags, d Downlink, tun tunnel.ID) []kernel.Entry {
+	if flags.Has(mip.FlagDecapsulation) {
+		return nil
+	}
+	host := netip.PrefixFrom(home, 32)
+	entries := []kernel.Entry{
+		kernel.Neighbor{IP: home, Dev: d.Iface, HWAddr: d.HWAddr},
+		kernel.Route{Dst: host, Dev: d.Iface},
+	}
+	if flags.Has(mip.FlagReverseTunnel) && tun != 0 {
+		entries = append(entries, kernel.Rule{Priority: RulePriority, Src: host, IIf: d.Iface, Table: tableFor(tun)})
+	}
+	return entries
+}
+
+// tunnelEntries are a tunnel's device and its table's default route.
+func (a *Agent) tunnelEntries(t tunnel.Tunnel) []kernel.Entry {
+	return []kernel.Entry{
+		kernel.Tunnel{Name: t.Name, Local: t.Local, Remote: t.Remote},
+		kernel.Route{Dst: netip.PrefixFrom(netip.IPv4Unspecified(), 0), Dev: t.Name, Table: tableFor(t.ID)},
+	}
+}
+
+// rpFilter turns the reverse-path filter off on a device: decapsulated
+// packets from correspondents arrive on the tunnel although the route back
+// to them leaves by the upstream interface.
+func rpFilter(dev string) kernel.Sysctl {
+	return kernel.Sysctl{Name: "net/ipv4/conf/" + dev + "/rp_filter", Value: "0"}
+}
+
+// acquireTunnel takes a reference to the tunnel from the care-of address to
+// ha, making the device when it is the first.
+func (a *Agent) acquireTunnel(ha netip.Addr) (tunnel.Tunnel, error) {
+	t, created, err := a.tunnels.Acquire(a.careOf, ha)
+	if err != nil || !created {
+		return t, err
+	}
+	if err := a.kern.Ensure(a.tunnelEntries(t)...); err != nil {
+		_, _, _ = a.tunnels.ReleaseID(t.ID)
+		_ = a.kern.Remove(a.tunnelEntries(t)...)
+		return tunnel.Tunnel{}, err
+	}
+	// The device exists only now, so its sysctl comes in a call of its own.
+	if err := a.kern.Ensure(rpFilter(t.Name)); err != nil {
+		a.log.Warn("cannot turn rp_filter off on the tunnel", logging.KeyIface, t.Name, logging.KeyErr, err)
+	}
+	a.log.Info("tunnel up", logging.KeyIface, t.Name, logging.KeyHA, t.Remote, logging.KeyCoA, t.Local)
+	return t, nil
+}
+
+// releaseTunnel drops a reference to tunnel id, removing the device with
+// the last one. The sysctl is restored while the device still exists.
+func (a *Agent) releaseTunnel(id tunnel.ID) {
+	t, removed, err := a.tunnels.ReleaseID(id)
+	if err != nil {
+		a.log.Error("releasing tunnel", "tunnel", id, logging.KeyErr, err)
+		return
+	}
+	if !removed {
+		return
+	}
+	if err := a.kern.Remove(rpFilter(t.Name)); err != nil {
+		a.log.Warn("restoring rp_filter on the tunnel", logging.KeyIface, t.Name, logging.KeyErr, err)
+	}
+	if err := a.kern.Remove(a.tunnelEntries(t)...); err != nil {
+		a.log.Error("removing tunnel", logging.KeyIface, t.Name, logging.KeyErr, err)
+	}
+	a.log.Info("tunnel down", logging.KeyIface, t.Name, logging.KeyHA, t.Remote)
+}
+
+// removeStale removes the entries of old whose keys new does not hold:
+// entries with a key in new were replaced by Ensure.
+func (a *Agent) removeStale(old, new []kernel.Entry) {
+	keep := make(map[string]bool, len(new))
+	for _, e := range new {
+		keep[e.Key()] = true
+	}
+	var stale []kernel.Entry
+	for _, e := range old {
+		if !keep[e.Key()] {
+			stale = append(stale, e)
+		}
+	}
+	if len(stale) > 0 {
+		if err := a.kern.Remove(stale...); err != nil {
+			a.log.Error("removing stale visitor entries", logging.KeyErr, err)
+		}
+	}
+}
+
+// teardown removes every visitor's kernel state and the tunnels, when the
+// agent stops. Forwarding and the visitor links' sysctls stay for the
+// kernel's Close to restore.
+func (a *Agent) teardown() {
+	for _, b := range a.visitors.List() {
+		a.removeVisitor(b.Home)
+	}
+	for home := range a.vinfo {
+		a.cleanupVisitor(home)
+	}
+	for _, t := range a.tunnels.List() {
+		for range t.Refs {
+			a.releaseTunnel(t.ID)
+		}
+	}
+	clear(a.pending)
+	clear(a.latest)
+	a.pendingQ = nil
+}
+
+// visitor assembles the exported view of a visitor.
+func (a *Agent) visitor(b binding.Binding) Visitor {
+	v := Visitor{Binding: b}
+	if info, ok := a.vinfo[b.Home]; ok {
+		v.Down, v.Up, v.Tunnel = info.down, info.up, info.tunnel
+		v.Entries = append([]kernel.Entry(nil), info.entries...)
+	}
+	return v
+}

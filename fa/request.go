@@ -1,0 +1,265 @@
+package fa
+
+import (
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/dynamics-go/dynamics/libdynamics/link"
+	"github.com/dynamics-go/dynamics/libdynamics/logging"
+	"github.com/dynamics-go/dynamics/libdynamics/mip"
+)
+
+// handle dispatches one event from a reader.
+func (a *Agent) handle(ev event) {
+	switch ev.kind {
+	case evRequest:
+		a.handleRequest(ev)
+	case evPoorRequest:
+		d := a.downlink(ev)
+		a.deny(d, ev.poor.home, ev.poor.ha, ev.poor.id, mip.CodeFAPoorRequest, 0, "malformed request")
+	case evSolicit:
+		a.stats.Solicitations++
+		a.log.Debug("agent solicitation", "src", ev.src.Addr(), logging.KeyIface, a.links[ev.link].Conn.Info().Name)
+		a.advertise(ev.link)
+	case evReply:
+		a.handleReply(ev)
+	case evRevocation:
+		a.handleRevocation(ev)
+	}
+}
+
+// downlink is the way back to the sender of a frame.
+func (a *Agent) downlink(ev event) Downlink {
+	return Downlink{
+		Iface:  a.links[ev.link].Conn.Info().Name,
+		HWAddr: ev.hw,
+		Addr:   ev.src.Addr(),
+		Port:   ev.src.Port(),
+		link:   ev.link,
+	}
+}
+
+// handleRequest applies the foreign agent's checks (RFC 5944 section
+// 3.7.2.1, RFC 3024 section 3.3) to a request from a mobile and either
+// denies it or relays it upward and records it as pending.
+func (a *Agent) handleRequest(ev event) {
+	req := ev.req
+	a.stats.Requests++
+	down := a.downlink(ev)
+	a.log.Debug("registration request", logging.KeyHome, req.Home, logging.KeyHA, req.HomeAgent,
+		logging.KeyCoA, req.CareOf, logging.KeyID, req.ID, logging.KeyIface, down.Iface,
+		"flags", req.Flags.String(), "lifetime", req.Lifetime, "hwaddr", down.HWAddr, "src", ev.src)
+	if code, lifetime, why := a.check(req, down); code != mip.CodeAccepted {
+		a.deny(down, req.Home, req.HomeAgent, req.ID, code, lifetime, why)
+		return
+	}
+	up := a.upward(req)
+	payload, err := a.relayPayload(req, up)
+	if err != nil {
+		a.log.Error("cannot relay request", logging.KeyHome, req.Home, logging.KeyID, req.ID, logging.KeyErr, err)
+		a.deny(down, req.Home, req.HomeAgent, req.ID, mip.CodeFAUnspecified, 0, "relay failed")
+		return
+	}
+	a.addPending(req, down, up)
+	if _, err := a.upstream.WriteTo(payload, net.UDPAddrFromAddrPort(netip.AddrPortFrom(up, 434))); err != nil {
+		// The pending entry stays: its timeout answers the mobile.
+		a.log.Warn("relaying request failed", logging.KeyHome, req.Home, logging.KeyHA, up, logging.KeyErr, err)
+	}
+	a.stats.Relayed++
+	a.log.Info("registration request relayed", logging.KeyHome, req.Home, logging.KeyHA, req.HomeAgent,
+		logging.KeyCoA, req.CareOf, logging.KeyID, req.ID, logging.KeyIface, down.Iface,
+		"lifetime", req.Lifetime, "flags", req.Flags.String())
+}
+
+// check returns the code the agent denies req with, the lifetime to put in
+// the denial, and why; CodeAccepted when the request may be relayed.
+func (a *Agent) check(req *mip.Request, down Downlink) (mip.Code, uint16, string) {
+	maxLife := a.maxLifetime()
+	switch {
+	case !unicast(req.Home):
+		return mip.CodeFAPoorRequest, 0, "no usable home address (NAI registration is not supported)"
+	case !unicast(req.HomeAgent):
+		return mip.CodeFAPoorRequest, 0, "no usable home agent address (dynamic home agent discovery is not supported)"
+	case len(down.HWAddr) != 6:
+		return mip.CodeFAPoorRequest, 0, "sender has no Ethernet address"
+	case !req.Flags.Has(mip.FlagDecapsulation) && req.CareOf != a.careOf:
+		return mip.CodeFAInvalidCareOf, 0, "care-of address is not the one advertised"
+	case req.Flags&(mip.FlagMinimalEncapsulation|mip.FlagGRE) != 0:
+		return mip.CodeFAEncapsulation, 0, "only IP-in-IP encapsulation is offered"
+	case req.Flags.Has(mip.FlagReverseTunnel) && !a.cfg.ReverseTunnel:
+		return mip.CodeFAReverseTunnel, 0, "reverse tunnelling is not offered"
+	case req.Lifetime > maxLife:
+		// RFC 5944 3.7.2.1: the denial carries the longest lifetime
+		// the agent accepts.
+		return mip.CodeFALifetimeTooLong, maxLife, "lifetime too long"
+	case req.Lifetime != 0 && a.full(req.Home):
+		return mip.CodeFAInsufficientResources, 0, "MaxVisitors reached"
+	}
+	return mip.CodeAccepted, 0, ""
+}
+
+// unicast reports whether addr can be a host's address.
+func unicast(addr netip.Addr) bool {
+	return addr.Is4() && !addr.IsUnspecified() && !addr.IsMulticast() && addr != link.LimitedBroadcastAddr
+}
+
+// maxLifetime is MaxLifetime in the wire's seconds.
+func (a *Agent) maxLifetime() uint16 {
+	s := a.cfg.MaxLifetime / time.Second
+	if s >= time.Duration(mip.Infinite) {
+		return mip.Infinite
+	}
+	return uint16(s)
+}
+
+// full reports whether a request from home would take the agent beyond
+// MaxVisitors: home is neither a visitor nor pending, and visitors and
+// mobiles with pending requests fill the list.
+func (a *Agent) full(home netip.Addr) bool {
+	if _, ok := a.visitors.Get(home); ok {
+		return false
+	}
+	if _, ok := a.latest[home]; ok {
+		return false
+	}
+	return a.load() >= a.cfg.MaxVisitors
+}
+
+// load counts the mobiles the agent serves or is registering.
+func (a *Agent) load() int {
+	n := a.visitors.Len()
+	for home := range a.latest {
+		if _, ok := a.visitors.Get(home); !ok {
+			n++
+		}
+	}
+	return n
+}
+
+// upward is where a request for this mobile is relayed: its home agent.
+// With a hierarchy it becomes the upper foreign agent.
+func (a *Agent) upward(req *mip.Request) netip.Addr { return req.HomeAgent }
+
+// relayPayload is what the agent sends upward for req: the request as the
+// mobile sent it up to and including the Mobile-Home authenticator (any
+// extensions after it were meant for this agent), then, when the agent
+// shares a security association with the home agent, the Revocation
+// Support extension (RFC 3543) and the Foreign-Home authenticator.
+func (a *Agent) relayPayload(req *mip.Request, up netip.Addr) ([]byte, error) {
+	raw := req.Raw()
+	end := len(raw)
+	if _, mh := req.Auth(mip.TypeMobileHome); mh >= 0 {
+		end = mip.RequestLen
+		for i := 0; i <= mh; i++ {
+			end += len(req.ExtensionBytes(i))
+		}
+	}
+	out := append(make([]byte, 0, end+40), raw[:end]...)
+	sa, ok := a.sas[up]
+	if !ok {
+		return out, nil
+	}
+	rs := &mip.RevocationSupport{Timestamp: mip.RevocationTimestamp(a.clock.Now())}
+	out, _ = rs.AppendMarshal(out)
+	return mip.AppendAuth(out, mip.TypeForeignHome, sa)
+}
+
+// addPending records a relayed request. A retransmission with the same
+// identification keeps the first deadline.
+func (a *Agent) addPending(req *mip.Request, down Downlink, up netip.Addr) {
+	key := pendingKey{req.Home, uint32(req.ID)}
+	p := &Pending{
+		Home:     req.Home,
+		ID:       req.ID,
+		HA:       req.HomeAgent,
+		CareOf:   req.CareOf,
+		Flags:    req.Flags,
+		Lifetime: req.Lifetime,
+		Down:     down,
+		Up:       up,
+		Deadline: a.clock.Now().Add(a.cfg.PendingTimeout),
+	}
+	if old, ok := a.pending[key]; ok {
+		p.Deadline = old.Deadline
+	} else {
+		a.pendingQ = append(a.pendingQ, pendingDeadline{key, p.Deadline})
+	}
+	a.pending[key] = p
+	a.latest[req.Home] = key
+}
+
+// removePending forgets a pending request.
+func (a *Agent) removePending(key pendingKey) {
+	delete(a.pending, key)
+	if a.latest[key.home] == key {
+		delete(a.latest, key.home)
+	}
+}
+
+// expirePending answers the requests whose reply did not come in time with
+// code 78. A request superseded by a newer one from the same mobile is
+// dropped silently: the mobile no longer waits for it.
+func (a *Agent) expirePending(now time.Time) {
+	n := 0
+	for _, q := range a.pendingQ {
+		if q.deadline.After(now) {
+			break
+		}
+		n++
+		p, ok := a.pending[q.key]
+		if !ok || !p.Deadline.Equal(q.deadline) {
+			continue
+		}
+		latest := a.latest[q.key.home] == q.key
+		a.removePending(q.key)
+		if latest {
+			a.stats.Timeouts++
+			a.deny(p.Down, p.Home, p.HA, p.ID, mip.CodeFATimeout, 0, "no reply from "+p.Up.String())
+		}
+	}
+	if n > 0 {
+		a.pendingQ = a.pendingQ[n:]
+		if len(a.pendingQ) == 0 {
+			a.pendingQ = nil
+		}
+	}
+}
+
+// deny sends the mobile a Registration Reply with the agent's own code.
+func (a *Agent) deny(d Downlink, home, ha netip.Addr, id uint64, code mip.Code, lifetime uint16, why string) {
+	a.stats.Denied[code]++
+	a.log.Info("registration denied", logging.KeyHome, home, logging.KeyHA, ha, logging.KeyID, id,
+		logging.KeyCode, uint8(code), logging.KeyIface, d.Iface, "reason", why)
+	r := &mip.Reply{Code: code, Lifetime: lifetime, Home: home, HomeAgent: ha, ID: id}
+	b, err := r.Marshal()
+	if err != nil {
+		a.log.Error("cannot build denial", logging.KeyHome, home, logging.KeyErr, err)
+		return
+	}
+	a.sendDown(d, home, b)
+}
+
+// sendDown sends a registration message to a mobile on its visitor link:
+// from the agent's address there and port 434, to the home address and the
+// mobile's source port, by the mobile's hardware address, so the agent
+// never ARPs for a home address on the foreign link.
+func (a *Agent) sendDown(d Downlink, home netip.Addr, payload []byte) {
+	l := a.links[d.link]
+	dst := home
+	if !unicast(dst) {
+		dst = link.LimitedBroadcastAddr
+	}
+	hw := d.HWAddr
+	if len(hw) == 0 {
+		hw = link.Broadcast
+	}
+	port := d.Port
+	if port == 0 {
+		port = 434
+	}
+	pkt := link.AppendUDP(nil, netip.AddrPortFrom(l.Addr.Addr(), 434), netip.AddrPortFrom(dst, port), 64, payload)
+	if err := l.Conn.WriteFrame(pkt, hw); err != nil {
+		a.log.Warn("sending to mobile failed", logging.KeyHome, home, logging.KeyIface, d.Iface, logging.KeyErr, err)
+	}
+}
