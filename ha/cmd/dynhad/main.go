@@ -1,0 +1,124 @@
+// Command dynhad is the Dynamics home agent: it authenticates mobile nodes'
+// registrations, keeps their bindings, proxy-ARPs for them on the home link
+// and tunnels their traffic to their care-of addresses (see package ha and
+// docs/CONFIGURATION.md).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+
+	"github.com/dynamics-go/dynamics/ha"
+	"github.com/dynamics-go/dynamics/libdynamics/daemon"
+	"github.com/dynamics-go/dynamics/libdynamics/link"
+	"github.com/dynamics-go/dynamics/libdynamics/logging"
+)
+
+const name = "dynhad"
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	flags, err := daemon.ParseFlags(name, args, stderr)
+	if err != nil {
+		if errors.Is(err, daemon.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if flags.Version {
+		fmt.Fprintln(stdout, daemon.VersionString(name))
+		return 0
+	}
+	cfg, err := ha.LoadConfig(flags.Config)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return daemon.ExitCode(err)
+	}
+	log, closer, err := logging.New(logging.Options{
+		Daemon:     name,
+		Foreground: flags.Foreground,
+		Debug:      flags.Debug,
+		Facility:   cfg.SyslogFacility,
+		Writer:     stderr,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: SyslogFacility: %v\n", flags.Config, err)
+		return 2
+	}
+	defer closer.Close()
+	if err := serve(cfg, log); err != nil {
+		log.Error("home agent stopped", logging.KeyErr, err)
+		return daemon.ExitCode(err)
+	}
+	return 0
+}
+
+// serve opens the sockets and the kernel, runs the agent until SIGTERM or
+// SIGINT, and removes the agent's kernel state.
+func serve(cfg ha.Config, log *slog.Logger) (err error) {
+	conn, err := net.ListenPacket("udp4", netip.AddrPortFrom(cfg.HAIPAddress, 434).String())
+	if err != nil {
+		return fmt.Errorf("HAIPAddress: %w", err)
+	}
+	defer conn.Close()
+	var home link.Conn
+	if cfg.AgentAdvInterval > 0 {
+		c, err := link.ListenPacket(cfg.HomeInterface)
+		if err != nil {
+			return fmt.Errorf("HomeInterface: %w", err)
+		}
+		defer c.Close()
+		home = c
+	} else if _, err := net.InterfaceByName(cfg.HomeInterface); err != nil {
+		return fmt.Errorf("HomeInterface: %w", err)
+	}
+
+	if dir := filepath.Dir(cfg.StateFile); cfg.StateFile != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("StateFile: %w", err)
+		}
+	}
+	kern, err := daemon.OpenKernel(daemon.KernelOptions{
+		Mode:         cfg.TunnelMode,
+		TunnelPrefix: cfg.TunnelPrefix,
+		StateFile:    cfg.StateFile,
+		Logger:       log,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := kern.Close(); cerr != nil {
+			log.Error("removing kernel state", logging.KeyErr, cerr)
+			err = errors.Join(err, cerr)
+		}
+	}()
+
+	agent, err := ha.New(ha.Options{Config: cfg, Conn: conn, Link: home, Kernel: kern, Logger: log})
+	if err != nil {
+		return err
+	}
+	ctx, hup, stop := daemon.Signals(context.Background())
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- agent.Run(ctx) }()
+	for {
+		select {
+		case <-hup:
+			log.Warn("reload not yet supported; SIGHUP ignored")
+		case err := <-done:
+			if err == nil {
+				log.Info("home agent stopping")
+			}
+			return err
+		}
+	}
+}

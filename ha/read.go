@@ -1,0 +1,173 @@
+package ha
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+
+	"github.com/dynamics-go/dynamics/libdynamics/discovery"
+	"github.com/dynamics-go/dynamics/libdynamics/link"
+	"github.com/dynamics-go/dynamics/libdynamics/mip"
+)
+
+// eventKind says what a reader found.
+type eventKind uint8
+
+const (
+	evRequest       eventKind = iota // a Registration Request
+	evPoorRequest                    // a request whose fixed part parsed but the rest did not
+	evRevocation                     // a Registration Revocation from a foreign agent
+	evRevocationAck                  // a Revocation Acknowledgment from a foreign agent
+	evSolicit                        // an Agent Solicitation on the home link
+)
+
+// event is one parsed message, sent by a reader to the loop.
+type event struct {
+	kind eventKind
+	src  netip.AddrPort   // the IP source and UDP source port
+	hw   net.HardwareAddr // the sender's hardware address (solicitations)
+	req  *mip.Request
+	poor poorRequest
+	rev  *mip.Revocation
+	ack  *mip.RevocationAck
+}
+
+// poorRequest is the fixed part of a request that is otherwise malformed:
+// enough to deny it with code 134.
+type poorRequest struct {
+	home, ha, coa netip.Addr
+	id            uint64
+}
+
+// post hands ev to the loop; false when the agent is stopping.
+func (a *Agent) post(ctx context.Context, ev event) bool {
+	select {
+	case a.events <- ev:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// readUDP reads the UDP socket until ctx ends or it fails.
+func (a *Agent) readUDP(ctx context.Context) error {
+	buf := make([]byte, 1<<16)
+	for {
+		n, addr, err := a.conn.ReadFrom(buf)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				continue
+			}
+			return fmt.Errorf("ha: UDP socket: %w", err)
+		}
+		ua, ok := addr.(*net.UDPAddr)
+		if !ok {
+			a.counts.unexpected.Add(1)
+			continue
+		}
+		src := ua.AddrPort()
+		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+		if ev, ok := a.parseUDP(buf[:n], src); ok && !a.post(ctx, ev) {
+			return nil
+		}
+	}
+}
+
+// parseUDP turns a datagram into an event, counting what it drops.
+func (a *Agent) parseUDP(b []byte, src netip.AddrPort) (event, bool) {
+	m, err := mip.Parse(b)
+	switch {
+	case errors.Is(err, mip.ErrUnknownExtension):
+		a.counts.unknownExt.Add(1)
+		return event{}, false
+	case errors.Is(err, mip.ErrUnknownMessage):
+		a.counts.unexpected.Add(1)
+		return event{}, false
+	case err != nil:
+		// A request whose fixed part is whole can be answered: RFC 5944
+		// section 3.8.2.1's code 134, poorly formed request.
+		if len(b) >= mip.RequestLen && b[0] == byte(mip.MessageRequest) {
+			return event{kind: evPoorRequest, src: src, poor: poorRequest{
+				home: netip.AddrFrom4([4]byte(b[4:8])),
+				ha:   netip.AddrFrom4([4]byte(b[8:12])),
+				coa:  netip.AddrFrom4([4]byte(b[12:16])),
+				id:   binary.BigEndian.Uint64(b[16:24]),
+			}}, true
+		}
+		a.counts.malformed.Add(1)
+		return event{}, false
+	}
+	switch m := m.(type) {
+	case *mip.Request:
+		return event{kind: evRequest, src: src, req: m}, true
+	case *mip.Revocation:
+		return event{kind: evRevocation, src: src, rev: m}, true
+	case *mip.RevocationAck:
+		return event{kind: evRevocationAck, src: src, ack: m}, true
+	}
+	a.counts.unexpected.Add(1)
+	return event{}, false
+}
+
+// readLink reads frames from the home link until ctx ends or the link
+// fails.
+func (a *Agent) readLink(ctx context.Context) error {
+	buf := make([]byte, 1<<16)
+	for {
+		n, hw, err := a.link.ReadFrame(buf)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				continue
+			}
+			return fmt.Errorf("ha: home link %s: %w", a.link.Info().Name, err)
+		}
+		if ev, ok := a.parseFrame(buf[:n], hw); ok && !a.post(ctx, ev) {
+			return nil
+		}
+	}
+}
+
+// parseFrame turns an Agent Solicitation on the home link into an event.
+// Registration requests reach the agent through its UDP socket, and other
+// agents' advertisements are of no use to it: both are ignored.
+func (a *Agent) parseFrame(pkt []byte, hw net.HardwareAddr) (event, bool) {
+	ip, err := link.ParseIPv4(pkt)
+	if err != nil {
+		a.counts.malformed.Add(1)
+		return event{}, false
+	}
+	if ip.Protocol != link.ProtoICMP || len(ip.Payload) == 0 || ip.Payload[0] != 10 {
+		return event{}, false
+	}
+	if _, err := discovery.ParseSolicitation(ip.Payload); err != nil {
+		a.counts.malformed.Add(1)
+		return event{}, false
+	}
+	return event{kind: evSolicit, src: netip.AddrPortFrom(ip.Src, 0), hw: append(net.HardwareAddr(nil), hw...)}, true
+}
+
+// handle dispatches an event in the loop.
+func (a *Agent) handle(ev event) {
+	switch ev.kind {
+	case evRequest:
+		a.handleRequest(ev.req, ev.src)
+	case evPoorRequest:
+		a.handlePoorRequest(ev.poor, ev.src)
+	case evRevocation:
+		a.handleRevocation(ev.rev, ev.src)
+	case evRevocationAck:
+		a.handleRevocationAck(ev.ack, ev.src)
+	case evSolicit:
+		a.handleSolicitation(ev.src.Addr(), ev.hw)
+	}
+}
