@@ -49,7 +49,7 @@ func (a *Agent) handleRequest(ev event) {
 	down := a.downlink(ev)
 	a.log.Debug("registration request", logging.KeyHome, req.Home, logging.KeyHA, req.HomeAgent,
 		logging.KeyCoA, req.CareOf, logging.KeyID, req.ID, logging.KeyIface, down.Iface,
-		"flags", req.Flags.String(), "lifetime", req.Lifetime, "hwaddr", down.HWAddr, "src", ev.src)
+		"flags", req.Flags.String(), "lifetime", req.Lifetime, "hwaddr", down.HWAddr.String(), "src", ev.src)
 	if code, lifetime, why := a.check(req, down); code != mip.CodeAccepted {
 		a.deny(down, req.Home, req.HomeAgent, req.ID, code, lifetime, why)
 		return

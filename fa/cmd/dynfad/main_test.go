@@ -1,0 +1,38 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestVersion(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"--version"}, &out, &errb); code != 0 || !strings.HasPrefix(out.String(), "dynfad (Dynamics in Go) ") {
+		t.Errorf("exit %d, output %q", code, out.String())
+	}
+}
+
+// TestConfigError: a configuration error names file, line and label and
+// exits with status 2.
+func TestConfigError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dynfad.conf")
+	text := "UpstreamInterface eth0\nMaxVisitors many\nINTERFACES_BEGIN\neth1\nINTERFACES_END\n"
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := run([]string{"-c", path}, &out, &errb)
+	if want := path + ":2: MaxVisitors: "; code != 2 || !strings.HasPrefix(errb.String(), want) {
+		t.Errorf("exit %d, stderr %q; want 2 and %q...", code, errb.String(), want)
+	}
+}
+
+func TestBadFlag(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"--bogus"}, &out, &errb); code != 2 {
+		t.Errorf("exit %d for an unknown flag", code)
+	}
+}
