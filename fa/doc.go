@@ -19,14 +19,14 @@
 //
 // # States of a mobile
 //
-//	              request relayed             reply accepts
-//	  Unknown ----------------------> Pending ---------------> Registered
-//	     ^                              |                       |    ^
-//	     |    reply denies, timeout (78)|     request relayed   |    | reply accepts (update),
-//	     +------------------------------+                       v    | denies or times out (keep)
-//	     |                                                    Renewing
-//	     |  deregistration accepted, lifetime expired,           |
-//	     +--- revocation (from Registered or Renewing) ----------+
+//	            request relayed             reply accepts
+//	Unknown ----------------------> Pending ---------------> Registered
+//	   ^                              |                       |    ^
+//	   |    reply denies, timeout (78)|     request relayed   |    | reply accepts (update),
+//	   +------------------------------+                       v    | denies or times out (keep)
+//	   |                                                    Renewing
+//	   |  deregistration accepted, lifetime expired,           |
+//	   +--- revocation (from Registered or Renewing) ----------+
 //
 // Pending requests are keyed by home address and the low 32 bits of the
 // identification, which every reply copies. A mobile may have several in
