@@ -1,0 +1,121 @@
+// Command dynmnd is the Dynamics mobile node: it listens for agent
+// advertisements on its interface, registers its home address with its home
+// agent through foreign agents or from a co-located care-of address, and
+// installs the routes that keep its home address working wherever it is (see
+// package mn and docs/CONFIGURATION.md).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/dynamics-go/dynamics/libdynamics/daemon"
+	"github.com/dynamics-go/dynamics/libdynamics/link"
+	"github.com/dynamics-go/dynamics/libdynamics/logging"
+	"github.com/dynamics-go/dynamics/mn"
+)
+
+const name = "dynmnd"
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	flags, err := daemon.ParseFlags(name, args, stderr)
+	if err != nil {
+		if errors.Is(err, daemon.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if flags.Version {
+		fmt.Fprintln(stdout, daemon.VersionString(name))
+		return 0
+	}
+	cfg, err := mn.LoadConfig(flags.Config)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return daemon.ExitCode(err)
+	}
+	log, closer, err := logging.New(logging.Options{
+		Daemon:     name,
+		Foreground: flags.Foreground,
+		Debug:      flags.Debug,
+		Facility:   cfg.SyslogFacility,
+		Writer:     stderr,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: SyslogFacility: %v\n", flags.Config, err)
+		return 2
+	}
+	defer closer.Close()
+	if err := serve(cfg, log); err != nil {
+		log.Error("mobile node stopped", logging.KeyErr, err)
+		return daemon.ExitCode(err)
+	}
+	return 0
+}
+
+// serve opens the sockets and the kernel, runs the mobile node until
+// SIGTERM or SIGINT, and removes its kernel state.
+func serve(cfg mn.Config, log *slog.Logger) (err error) {
+	lc, err := link.ListenPacket(cfg.Interface)
+	if err != nil {
+		return fmt.Errorf("Interface: %w", err)
+	}
+	defer lc.Close()
+	udp, err := mn.ListenUDP(mn.Port)
+	if err != nil {
+		return err
+	}
+	defer udp.Close()
+
+	if dir := filepath.Dir(cfg.StateFile); cfg.StateFile != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("StateFile: %w", err)
+		}
+	}
+	kern, err := daemon.OpenKernel(daemon.KernelOptions{
+		Mode:         cfg.TunnelMode,
+		TunnelPrefix: cfg.TunnelPrefix,
+		StateFile:    cfg.StateFile,
+		Logger:       log,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := kern.Close(); cerr != nil {
+			log.Error("removing kernel state", logging.KeyErr, cerr)
+			err = errors.Join(err, cerr)
+		}
+	}()
+
+	node, err := mn.New(mn.Options{
+		Config: cfg,
+		Link:   lc,
+		UDP:    udp,
+		Kernel: kern,
+		Prober: mn.ARPProber{Interface: cfg.Interface},
+		Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	ctx, hup, stop := daemon.Signals(context.Background())
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- node.Run(ctx) }()
+	for {
+		select {
+		case <-hup:
+			log.Warn("reload not yet supported; SIGHUP ignored")
+		case err := <-done:
+			return err
+		}
+	}
+}

@@ -1,0 +1,236 @@
+package mn
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dynamics-go/dynamics/libdynamics/binding"
+	"github.com/dynamics-go/dynamics/libdynamics/kernel"
+	"github.com/dynamics-go/dynamics/libdynamics/link"
+)
+
+// Port is the registration port (RFC 5944 section 3.1).
+const Port = 434
+
+// ErrStopped is returned by Do once Run has returned.
+var ErrStopped = errors.New("mn: node stopped")
+
+// Options are what a Node runs with. Config, Link, UDP and Kernel are
+// required.
+type Options struct {
+	Config Config
+	// Link carries the frames of the roaming interface: advertisements in,
+	// solicitations and requests to foreign agents out.
+	Link link.Conn
+	// UDP is the registration socket, bound to 0.0.0.0:434: every reply
+	// arrives on it, and requests to the home agent (co-located, and
+	// deregistrations at home) leave from it. If it implements
+	// SourceWriter each request leaves from the address the mobile chose;
+	// otherwise the kernel's routes choose the source.
+	UDP net.PacketConn
+	// Kernel receives the routes, addresses and tunnels the mobile needs.
+	Kernel kernel.Kernel
+	// Prober checks that a co-located gateway answers; nil leaves the
+	// COLOCATED section unused.
+	Prober Prober
+	// Clock tells the time; nil is binding.SystemClock. The loop
+	// re-reads it after every event and operation, so a test may advance
+	// a binding.ManualClock and then call Do.
+	Clock binding.Clock
+	// Logger receives the node's log; nil discards it.
+	Logger *slog.Logger
+	// Rand supplies nonces (Replay nonce); nil is crypto/rand.
+	Rand io.Reader
+}
+
+// SourceWriter is a UDP socket that sends each datagram from a source
+// address of the caller's choice (IP_PKTINFO). UDPConn is one.
+type SourceWriter interface {
+	WriteToFrom(b []byte, dst netip.AddrPort, src netip.Addr) error
+}
+
+// Prober asks whether target answers ARP on the roaming interface, asking
+// from src, which is configured there; it returns target's hardware
+// address. ARPProber is the real one.
+type Prober interface {
+	Probe(ctx context.Context, src, target netip.Addr) (net.HardwareAddr, error)
+}
+
+// Node is a mobile node. New makes one, Run runs it; Do, Status and Stats
+// read or change its state from other goroutines while it runs.
+type Node struct {
+	cfg    Config
+	link   link.Conn
+	udp    net.PacketConn
+	k      kernel.Kernel
+	prober Prober
+	clock  binding.Clock
+	log    *slog.Logger
+	rand   io.Reader
+
+	events  chan event
+	ops     chan op
+	started atomic.Bool
+	stopped chan struct{}
+
+	// Counted by the reader goroutines: datagrams and frames that do not
+	// parse never reach the loop.
+	malformed atomic.Uint64
+
+	loop *Loop
+}
+
+type op struct {
+	fn   func(*Loop)
+	done chan struct{}
+}
+
+// New checks the options and returns a Node ready to Run.
+func New(opts Options) (*Node, error) {
+	switch {
+	case opts.Link == nil:
+		return nil, errors.New("mn: no link")
+	case opts.UDP == nil:
+		return nil, errors.New("mn: no UDP socket")
+	case opts.Kernel == nil:
+		return nil, errors.New("mn: no kernel")
+	case !opts.Config.Home.Is4() || !opts.Config.HA.Is4() || !opts.Config.HomeNet.IsValid():
+		return nil, errors.New("mn: configuration lacks the home address, home agent or home network")
+	case opts.Config.Interface == "":
+		return nil, errors.New("mn: configuration names no interface")
+	case opts.Config.RetryInterval <= 0 || opts.Config.SolicitInterval <= 0:
+		return nil, errors.New("mn: RetryInterval and SolicitInterval must be positive")
+	}
+	n := &Node{
+		cfg:     opts.Config,
+		link:    opts.Link,
+		udp:     opts.UDP,
+		k:       opts.Kernel,
+		prober:  opts.Prober,
+		clock:   opts.Clock,
+		log:     opts.Logger,
+		rand:    opts.Rand,
+		events:  make(chan event, 64),
+		ops:     make(chan op),
+		stopped: make(chan struct{}),
+	}
+	if n.cfg.MaxRetryInterval < n.cfg.RetryInterval {
+		n.cfg.MaxRetryInterval = n.cfg.RetryInterval
+	}
+	if n.clock == nil {
+		n.clock = binding.SystemClock{}
+	}
+	if n.log == nil {
+		n.log = slog.New(slog.DiscardHandler)
+	}
+	if n.rand == nil {
+		n.rand = rand.Reader
+	}
+	n.loop = newLoop(n)
+	return n, nil
+}
+
+// Run runs the node until ctx is cancelled, then returns nil; the caller
+// closes the sockets and the kernel afterwards (closing the kernel removes
+// every entry the node made). It first removes what an earlier run left in
+// the kernel. Run may be called once.
+func (n *Node) Run(ctx context.Context) error {
+	if !n.started.CompareAndSwap(false, true) {
+		return errors.New("mn: Run called twice")
+	}
+	defer close(n.stopped)
+	if err := n.k.Sync(nil); err != nil {
+		n.log.Error("cannot remove the kernel state of an earlier run", "err", err)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { n.readLink(ctx) })
+	wg.Go(func() { n.readUDP(ctx) })
+	defer func() {
+		cancel()
+		past := time.Unix(1, 0)
+		_ = n.link.SetReadDeadline(past)
+		_ = n.udp.SetReadDeadline(past)
+		wg.Wait()
+		n.loop.wg.Wait() // probes
+	}()
+
+	l := n.loop
+	l.ctx = ctx
+	l.start(n.clock.Now())
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		l.settle(n.clock.Now())
+		wait := time.Hour
+		if !l.next.IsZero() {
+			wait = max(l.next.Sub(n.clock.Now()), 0)
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			l.log.Info("mobile node stopping", "state", l.state)
+			return nil
+		case ev := <-n.events:
+			l.handle(ev, n.clock.Now())
+		case o := <-n.ops:
+			if o.fn != nil {
+				o.fn(l)
+			}
+			close(o.done)
+		case <-timer.C:
+		}
+		l.tick(n.clock.Now())
+	}
+}
+
+// Do runs fn in the node's loop, where it may read and change the state,
+// and waits for it. A nil fn just makes the loop look at the clock again.
+// It fails when ctx ends first or the node has stopped.
+func (n *Node) Do(ctx context.Context, fn func(*Loop)) error {
+	o := op{fn: fn, done: make(chan struct{})}
+	select {
+	case n.ops <- o:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-n.stopped:
+		return ErrStopped
+	}
+	select {
+	case <-o.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-n.stopped:
+		return ErrStopped
+	}
+}
+
+// Status returns a snapshot of the node's registration state.
+func (n *Node) Status(ctx context.Context) (Status, error) {
+	var s Status
+	err := n.Do(ctx, func(l *Loop) { s = l.Status() })
+	return s, err
+}
+
+// Stats returns a snapshot of the node's counters.
+func (n *Node) Stats(ctx context.Context) (Stats, error) {
+	var s Stats
+	err := n.Do(ctx, func(l *Loop) { s = l.Stats() })
+	return s, err
+}
+
+// String names the node for logs.
+func (n *Node) String() string {
+	return fmt.Sprintf("mobile node %s on %s", n.cfg.Home, n.cfg.Interface)
+}

@@ -1,0 +1,399 @@
+package mn
+
+import (
+	"encoding/binary"
+	"io"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/dynamics-go/dynamics/libdynamics/discovery"
+	"github.com/dynamics-go/dynamics/libdynamics/link"
+	"github.com/dynamics-go/dynamics/libdynamics/logging"
+	"github.com/dynamics-go/dynamics/libdynamics/mip"
+)
+
+// requestTTL is the IP TTL of requests sent to a foreign agent as frames.
+const requestTTL = 64
+
+// maxSent bounds the transmissions of one attempt whose replies are still
+// accepted.
+const maxSent = 8
+
+// attempt is an outstanding request: a registration (or renewal) through a
+// foreign agent or from a co-located address, or a deregistration.
+type attempt struct {
+	dereg     bool
+	colocated bool
+	via       *agent     // the foreign agent relaying, or nil: straight to the home agent
+	src       netip.Addr // source of a request straight to the home agent
+	coa       netip.Addr
+	flags     mip.Flags
+	lifetime  uint16
+	renewal   bool // a registration is in force meanwhile
+
+	sent     []transmission // the latest transmissions, oldest first
+	tries    int            // retransmissions so far
+	interval time.Duration  // until the next retransmission
+	nextAt   time.Time
+	due      bool // to be sent at the next settle
+	resynced bool // identification resynchronised once (code 133)
+}
+
+// transmission is one request sent: its identification and when.
+type transmission struct {
+	id uint64
+	at time.Time
+}
+
+// match returns when the request that reply identification id answers was
+// sent.
+func (p *attempt) match(id uint64) (transmission, bool) {
+	for i := len(p.sent) - 1; i >= 0; i-- {
+		if mip.ReplyMatches(p.sent[i].id, id) {
+			return p.sent[i], true
+		}
+	}
+	return transmission{}, false
+}
+
+// registration is the registration the home agent accepted.
+type registration struct {
+	ok        bool
+	coa       netip.Addr
+	colocated bool
+	agent     netip.Addr // the foreign agent, when through one
+	lifetime  time.Duration
+	expiry    time.Time // zero for an infinite lifetime
+	renewAt   time.Time
+}
+
+func (r registration) valid() bool { return r.ok }
+
+// renewAfter returns how long after sending a request whose registration
+// was granted life the mobile renews it: at 80% of the lifetime, or earlier
+// for short lifetimes, leaving at least three retry intervals (but no more
+// than half the lifetime) for the renewal to be answered.
+func (l *Loop) renewAfter(life time.Duration) time.Duration {
+	margin := max(life/5, min(life/2, 3*l.cfg.RetryInterval))
+	return life - margin
+}
+
+// register starts a registration where the mobile is attached: through the
+// current foreign agent, or from the co-located address. With a
+// registration in force it is a renewal and the state stays Registered.
+func (l *Loop) register(now time.Time) {
+	p := &attempt{interval: l.cfg.RetryInterval, due: true, renewal: l.reg.valid(), lifetime: l.lifetimeSeconds()}
+	switch l.where {
+	case atAgent:
+		a := l.cur
+		p.via, p.coa = a, a.coa
+		if a.maxLife != 0 && a.maxLife != discovery.InfiniteLifetime && a.maxLife < p.lifetime {
+			p.lifetime = a.maxLife
+		}
+		if l.cfg.TunnelingMode == TunnelFull {
+			if a.flags&discovery.FlagReverseTunnel != 0 {
+				p.flags |= mip.FlagReverseTunnel
+			} else if !p.renewal {
+				l.log.Info("foreign agent offers no reverse tunnel; the mobile's traffic leaves directly",
+					logging.KeyFA, a.addr)
+			}
+		}
+	case atColocated:
+		e := l.cfg.Colocated[l.coloc]
+		p.colocated = true
+		p.coa = e.Addr.Prefix().Addr()
+		p.src = p.coa
+		p.flags = mip.FlagDecapsulation
+		if l.cfg.TunnelingMode == TunnelFull {
+			p.flags |= mip.FlagReverseTunnel
+		}
+	default:
+		return
+	}
+	l.pending = p
+	if !p.renewal {
+		l.setState(StateRegistering, now)
+	}
+}
+
+// deregister starts a deregistration from home: lifetime 0, care-of address
+// the home address, sent straight to the home agent (RFC 5944 section
+// 3.6.1.2).
+func (l *Loop) deregister(now time.Time) {
+	l.pending = &attempt{dereg: true, src: l.cfg.Home, coa: l.cfg.Home, interval: l.cfg.RetryInterval, due: true}
+	l.setState(StateDeregistering, now)
+}
+
+// flush sends the request that is due.
+func (l *Loop) flush(now time.Time) {
+	if p := l.pending; p != nil && p.due {
+		l.send(p, now)
+	}
+}
+
+// send transmits the attempt's request with a fresh identification.
+func (l *Loop) send(p *attempt, now time.Time) {
+	p.due = false
+	p.nextAt = now.Add(p.interval)
+	req := &mip.Request{
+		Flags:     p.flags,
+		Lifetime:  p.lifetime,
+		Home:      l.cfg.Home,
+		HomeAgent: l.cfg.HA,
+		CareOf:    p.coa,
+		ID:        l.nextID(now),
+	}
+	err := req.Authenticate(mip.TypeMobileHome, l.cfg.SA())
+	var b []byte
+	if err == nil {
+		b, err = req.Marshal()
+	}
+	if err != nil {
+		l.log.Error("cannot build registration request", "err", err)
+		return
+	}
+	p.sent = append(p.sent, transmission{id: req.ID, at: now})
+	if len(p.sent) > maxSent {
+		p.sent = p.sent[1:]
+	}
+	fa := netip.Addr{}
+	if p.via != nil {
+		fa = p.via.addr
+		pkt := link.AppendUDP(nil, netip.AddrPortFrom(l.cfg.Home, Port), netip.AddrPortFrom(fa, Port), requestTTL, b)
+		err = l.n.link.WriteFrame(pkt, p.via.hw)
+	} else {
+		err = l.n.sendUDP(b, netip.AddrPortFrom(l.cfg.HA, Port), p.src)
+	}
+	if err != nil {
+		l.log.Warn("cannot send registration request", logging.KeyHA, l.cfg.HA, logging.KeyFA, fa, "err", err)
+		return
+	}
+	l.stats.Requests++
+	l.log.Debug("registration request sent", logging.KeyHome, l.cfg.Home, logging.KeyCoA, p.coa,
+		logging.KeyHA, l.cfg.HA, logging.KeyFA, fa, logging.KeyID, req.ID, "lifetime", p.lifetime,
+		"flags", p.flags.String(), "retransmission", p.tries)
+}
+
+// sendUDP sends a datagram from src when the socket can choose.
+func (n *Node) sendUDP(b []byte, dst netip.AddrPort, src netip.Addr) error {
+	if sw, ok := n.udp.(SourceWriter); ok && src.IsValid() {
+		return sw.WriteToFrom(b, dst, src)
+	}
+	_, err := n.udp.WriteTo(b, net.UDPAddrFromAddrPort(dst))
+	return err
+}
+
+// nextID returns the identification of the next request: a timestamp of
+// the mobile's clock corrected by the offset learnt from code 133, later
+// than any sent before; or the home agent's last nonce and a fresh one.
+func (l *Loop) nextID(now time.Time) uint64 {
+	var id uint64
+	if mip.ReplayMode(l.cfg.Replay) == mip.ReplayNonce {
+		var b [4]byte
+		if _, err := io.ReadFull(l.n.rand, b[:]); err != nil {
+			l.log.Error("cannot read a nonce", "err", err)
+		}
+		id = mip.NonceID(l.haNonce, binary.BigEndian.Uint32(b[:]))
+	} else {
+		id = mip.TimestampID(now.Add(l.offset))
+		if id <= l.lastID {
+			id = l.lastID + 1
+		}
+	}
+	l.lastID = id
+	return id
+}
+
+// onReply acts on a registration reply: it must answer the outstanding
+// request and carry a valid Mobile-Home authenticator unless a foreign
+// agent denies the request.
+func (l *Loop) onReply(ev replyEvent, now time.Time) {
+	r := ev.reply
+	p := l.pending
+	var tx transmission
+	ok := p != nil && r.Home == l.cfg.Home
+	if ok {
+		tx, ok = p.match(r.ID)
+	}
+	if !ok {
+		l.stats.Discards.Unmatched++
+		l.log.Debug("reply answers no outstanding request", "from", ev.from, logging.KeyID, r.ID,
+			logging.KeyCode, int(r.Code))
+		return
+	}
+	sa := l.cfg.SA()
+	if auth, _ := r.Auth(mip.TypeMobileHome); auth != nil || !r.Code.FromFA() {
+		// A foreign agent's denial cannot carry the Mobile-Home
+		// authenticator; it is believed, since all it can do is delay.
+		if err := mip.VerifyReply(r.Raw(), mip.TypeMobileHome, sa); err != nil {
+			l.stats.Discards.Authentication++
+			l.log.Warn("reply failed authentication", "from", ev.from, logging.KeyID, r.ID, "err", err)
+			return
+		}
+	}
+	l.stats.Replies[r.Code]++
+	if !r.Code.FromFA() && sa.Replay == mip.ReplayNonce {
+		l.haNonce = uint32(r.ID >> 32)
+	}
+	l.log.Debug("registration reply", "from", ev.from, logging.KeyID, r.ID, logging.KeyCode, int(r.Code),
+		"lifetime", r.Lifetime)
+	switch {
+	case r.Code.Accepted():
+		l.accepted(p, r, tx, now)
+	case r.Code == mip.CodeIDMismatch && !p.resynced:
+		l.resync(p, r, tx, now)
+	default:
+		l.denied(p, r, now)
+	}
+}
+
+// accepted completes an attempt.
+func (l *Loop) accepted(p *attempt, r *mip.Reply, tx transmission, now time.Time) {
+	if p.dereg {
+		l.pending = nil
+		l.announce = true
+		l.setState(StateHome, now)
+		l.log.Info("deregistered", logging.KeyHome, l.cfg.Home, logging.KeyHA, l.cfg.HA, logging.KeyID, r.ID,
+			logging.KeyCode, int(r.Code))
+		return
+	}
+	granted := min(r.Lifetime, p.lifetime)
+	if granted == 0 {
+		l.log.Info("registration accepted with lifetime 0; taken as a denial", logging.KeyHome, l.cfg.Home,
+			logging.KeyCoA, p.coa, logging.KeyID, r.ID, logging.KeyCode, int(r.Code))
+		l.denied(p, r, now)
+		return
+	}
+	reg := registration{ok: true, coa: p.coa, colocated: p.colocated}
+	fa := netip.Addr{}
+	if p.via != nil {
+		reg.agent, fa = p.via.addr, p.via.addr
+	}
+	if granted != mip.Infinite {
+		reg.lifetime = time.Duration(granted) * time.Second
+		reg.expiry = tx.at.Add(reg.lifetime)
+		reg.renewAt = tx.at.Add(l.renewAfter(reg.lifetime))
+	}
+	l.reg = reg
+	l.pending = nil
+	l.setState(StateRegistered, now)
+	l.log.Info("registered", logging.KeyHome, l.cfg.Home, logging.KeyCoA, p.coa, logging.KeyHA, l.cfg.HA,
+		logging.KeyFA, fa, logging.KeyID, r.ID, logging.KeyCode, int(r.Code), "lifetime", granted,
+		"renewal", p.renewal)
+}
+
+// resync corrects the identification after code 133 and sends again at
+// once (RFC 5944 section 5.7).
+func (l *Loop) resync(p *attempt, r *mip.Reply, tx transmission, now time.Time) {
+	p.resynced = true
+	if mip.ReplayMode(l.cfg.Replay) == mip.ReplayTimestamp {
+		off, err := mip.Resync(tx.id, r.ID, now)
+		if err != nil {
+			l.denied(p, r, now)
+			return
+		}
+		l.offset = off
+		l.lastID = 0
+	}
+	l.log.Info("registration identification mismatch; resynchronised, sending again", logging.KeyHome, l.cfg.Home,
+		logging.KeyHA, l.cfg.HA, logging.KeyID, r.ID, logging.KeyCode, int(r.Code), "offset", l.offset)
+	p.due = true
+}
+
+// denied logs a denial; the retransmission timer tries again after the
+// current backoff interval, unless the retries are used up.
+func (l *Loop) denied(p *attempt, r *mip.Reply, now time.Time) {
+	by := "home agent"
+	if r.Code.FromFA() {
+		by = "foreign agent"
+	}
+	fa := netip.Addr{}
+	if p.via != nil {
+		fa = p.via.addr
+	}
+	what := "registration denied"
+	if p.dereg {
+		what = "deregistration denied"
+	}
+	l.log.Info(what, logging.KeyHome, l.cfg.Home, logging.KeyCoA, p.coa, logging.KeyHA, l.cfg.HA, logging.KeyFA, fa,
+		logging.KeyID, r.ID, logging.KeyCode, int(r.Code), "reason", r.Code.String(), "by", by)
+	if p.tries >= l.cfg.MaxRetryCount {
+		l.giveUp(now, r.Code.String())
+	}
+}
+
+// tickRegistration handles the registration's timers: expiry, renewal and
+// retransmission.
+func (l *Loop) tickRegistration(now time.Time) {
+	if l.reg.valid() && !l.reg.expiry.IsZero() && !now.Before(l.reg.expiry) {
+		l.log.Info("registration expired before it was renewed", logging.KeyHome, l.cfg.Home,
+			logging.KeyCoA, l.reg.coa)
+		l.reg = registration{}
+		if l.pending == nil {
+			l.register(now)
+		} else {
+			l.pending.renewal = false
+			l.setState(StateRegistering, now)
+		}
+	}
+	if p := l.pending; p != nil && !p.due && !now.Before(p.nextAt) {
+		if p.tries >= l.cfg.MaxRetryCount {
+			l.giveUp(now, "no reply")
+		} else {
+			p.tries++
+			p.interval = min(2*p.interval, l.cfg.MaxRetryInterval)
+			p.due = true
+			l.stats.Retransmissions++
+		}
+	}
+	if l.reg.valid() && l.pending == nil && !l.reg.renewAt.IsZero() && !now.Before(l.reg.renewAt) {
+		l.log.Debug("renewing registration", logging.KeyCoA, l.reg.coa, "expiry", l.reg.expiry)
+		l.register(now)
+	}
+}
+
+// giveUp abandons the outstanding request. An agent or co-located address
+// that did not register the mobile is held down for a while and the mobile
+// looks for another; a deregistration nobody answers leaves the mobile home
+// all the same.
+func (l *Loop) giveUp(now time.Time, why string) {
+	p := l.pending
+	l.pending = nil
+	if p.dereg {
+		l.log.Warn("deregistration not confirmed; the home agent keeps any binding until it expires",
+			logging.KeyHome, l.cfg.Home, logging.KeyHA, l.cfg.HA, "reason", why, "retransmissions", p.tries)
+		l.setState(StateHome, now)
+		return
+	}
+	key := ""
+	fa := netip.Addr{}
+	if p.via != nil {
+		key, fa = p.via.key(), p.via.addr
+	} else if l.coloc >= 0 {
+		key = l.colocatedKey(l.coloc)
+	}
+	if key != "" {
+		l.held[key] = now.Add(l.holdDown())
+	}
+	l.log.Warn("giving up on registration", logging.KeyHome, l.cfg.Home, logging.KeyCoA, p.coa, logging.KeyFA, fa,
+		logging.KeyHA, l.cfg.HA, "reason", why, "retransmissions", p.tries, "hold", l.holdDown())
+	if l.cur != nil && l.cur.addr == fa {
+		l.cur = nil
+	}
+	l.where = atUnknown
+	l.reattach(now)
+}
+
+// reattach attaches to the best agent still heard, or looks for one.
+func (l *Loop) reattach(now time.Time) {
+	if b := l.bestHeard(now); b != nil {
+		if b.home {
+			l.comeHome(b, now)
+		} else {
+			l.attach(b, now, "current agent lost")
+		}
+		return
+	}
+	l.lose(now)
+}
