@@ -280,11 +280,15 @@ func (a *Agent) nextDeadline() (time.Time, bool) {
 	if b, found := a.visitors.Next(); found {
 		consider(b.Expiry)
 	}
-	for _, q := range a.pendingQ {
+	// Drop the answered requests from the front of the queue, so the
+	// oldest live one is found in constant amortised time.
+	for len(a.pendingQ) > 0 {
+		q := a.pendingQ[0]
 		if p, live := a.pending[q.key]; live && p.Deadline.Equal(q.deadline) {
 			consider(q.deadline)
 			break
 		}
+		a.pendingQ = a.pendingQ[1:]
 	}
 	return next, ok
 }
