@@ -261,6 +261,10 @@ func (a *Agent) bind(req *mip.Request, src netip.AddrPort, lifetime uint16, supp
 		}
 	}
 	if err := a.kern.Ensure(routeEntries(home, tun.Name, a.cfg.HomeInterface)...); err != nil {
+		if !had {
+			// Ensure stops at the first failure: take back what it made.
+			_ = a.kern.Remove(routeEntries(home, tun.Name, a.cfg.HomeInterface)...)
+		}
 		a.releaseTunnel(ha, req.CareOf)
 		return false, err
 	}

@@ -1,0 +1,115 @@
+// Package ha is the Dynamics home agent (RFC 5944 section 3.8), run by the
+// command dynhad. It authenticates mobile nodes' registrations, keeps their
+// mobility bindings, answers ARP for them on the home link while they are
+// away and tunnels their traffic (IP-in-IP, RFC 2003) to their care-of
+// addresses; it takes reverse-tunnelled traffic back (RFC 3024) and revokes
+// a foreign agent's binding when the mobile node has left it (RFC 3543).
+//
+// # Shape
+//
+// An Agent takes its UDP socket on HAIPAddress port 434, the home link as a
+// link.Conn, a kernel.Kernel, a binding.Clock and a *slog.Logger as values
+// (Options), so tests run it over memnet and link.Hub with kernel.Fake and a
+// manual clock. Run reads the socket and the link in one goroutine each,
+// which parse and count what they drop, and runs one loop that owns the
+// binding table, the tunnel table, the replay state, the pending
+// revocations and the kernel entries. One timer is armed for the earliest
+// of: binding expiry, the next gratuitous ARP, the next revocation
+// retransmission, the next advertisement. Do runs a function in the loop
+// (the control API and reloads will enter that way) and Stats takes a
+// snapshot of the counters there.
+//
+// # Registration
+//
+// A request is decided in this order, the first failing check giving the
+// reply code:
+//
+//  1. It must parse. A datagram too short for the fixed part is dropped and
+//     counted (Discards.Malformed); one with an unknown extension numbered
+//     below 128 is dropped and counted (Discards.UnknownExtension, RFC 5944
+//     section 1.9); one whose fixed part is whole but whose extensions are
+//     not is answered with 134, poorly formed request.
+//  2. Mobile-Home authentication (section 3.5.2) with the mobile node's
+//     security association from AUTHORIZEDLIST: an unknown mobile node, or
+//     a missing or wrong authenticator, gets 131 (logged as a warning; the
+//     reply to an unknown mobile carries no Mobile-Home authenticator).
+//  3. Foreign-Home authentication (section 3.5.4): a sender listed under
+//     SECURITY must authenticate, and with RequireFAAuth so must every
+//     foreign agent (a request is relayed when it comes neither from the
+//     home address nor, with the D flag, from a co-located care-of
+//     address); otherwise 132, foreign agent failed authentication.
+//  4. A mobile node disabled through the control API (State.SetEnabled)
+//     gets 129, administratively prohibited.
+//  5. Identification (section 5.7): timestamps within ReplayWindow and later
+//     than the last accepted, or the nonce the agent gave last; otherwise
+//     133, with the agent's time (or a fresh nonce) in the reply's
+//     identification so that the mobile node resynchronises.
+//  6. The request must name HAIPAddress as home agent; otherwise 136, with
+//     HAIPAddress in the reply.
+//  7. A lifetime of 0, or the home address as care-of address, deregisters
+//     (below). Otherwise the care-of address must be a unicast address
+//     outside the home network (134), a new mobile node must fit in
+//     MaxBindings (130), and M or G (minimal or GRE encapsulation) gets
+//     139, requested encapsulation unavailable. T (reverse tunnelling) is
+//     always accepted, so 137 and 138 are never sent; B is ignored.
+//  8. The lifetime granted is the one asked for, at most MaxLifetime
+//     (infinite included). The code is 0, or 1 when S asked for
+//     simultaneous bindings: the agent keeps one binding per mobile node,
+//     and a new registration replaces the old one.
+//
+// Registering makes or takes a reference to the tunnel from HAIPAddress to
+// the care-of address (named TunnelPrefix and the tunnel's id: dynha1,
+// dynha2...; shared by every mobile node behind one care-of address), a
+// host route of the home address into it and a proxy ARP entry on the home
+// interface. The first binding of a mobile node is announced with
+// GratuitousARPs gratuitous ARPs, GratuitousARPInterval apart (section 4.6).
+// A renewal to the same care-of address changes only the lifetime and
+// identification. A move makes the new tunnel and route before the old
+// tunnel is released; if the foreign agent left behind put the Revocation
+// Support extension (137) in its request under a valid Foreign-Home
+// authenticator, it is sent a Registration Revocation (RFC 3543, A bit set),
+// retransmitted RevocationTries times at doubling intervals from
+// RevocationInterval until acknowledged. A deregistration, expiry, or a
+// revocation from the foreign agent (A bit clear, acknowledged) removes the
+// route and proxy entry, then the binding's share of the tunnel; for a
+// deregistration this happens before the reply is sent, so that a mobile
+// node back home is answered directly. A kernel failure while registering
+// is answered with 128 (130 when tunnel ids run out) and leaves nothing
+// behind.
+//
+// Replies go to the request's source address and port, with a Mobile-Home
+// authenticator, and, when the request carried a Foreign-Home authenticator
+// from a sender the agent shares an association with, the Revocation
+// Support extension (accepted registrations whose request had it) and a
+// Foreign-Home authenticator. Every decision is one log line at Info (Warn
+// for authentication failures, Error for kernel failures) with the keys home, coa, ha, fa, id and code;
+// message detail is at Debug.
+//
+// # Kernel state
+//
+// For its whole run the agent holds net.ipv4.ip_forward=1 (proxy ARP
+// answers only for forwarded destinations), rp_filter=0 for all and
+// default (tunnel devices inherit the default, so reverse-tunnelled packets
+// from home addresses arriving on them are forwarded) and proxy_delay=0 on
+// the home interface. When Run returns, every binding's entries are gone;
+// the command then closes the kernel, which restores the sysctls.
+//
+// # Agent discovery on the home link
+//
+// Every AgentAdvInterval (and at once in answer to a solicitation, at most
+// one per 100 ms) the agent sends an Agent Advertisement from HAIPAddress
+// with IP TTL 1 to 224.0.0.1: code 16, HAIPAddress as router address with
+// the "not a default router" preference, the H flag, the registration
+// lifetime MaxLifetime, sequence numbers per discovery.NextSequence and the
+// prefix length of HomeNetPrefix. A mobile node that hears it is at home.
+//
+// # Not implemented
+//
+// Simultaneous bindings (S) and broadcast forwarding (B); minimal and GRE
+// encapsulation; dynamic home agent discovery (the socket is bound to
+// HAIPAddress, so requests to a broadcast address do not reach the agent)
+// and NAI-based home address assignment (RFC 2794); the Encapsulating Delivery Style extension
+// of RFC 3024; the I bit of RFC 3543 (the agent never asks a foreign agent
+// to inform the mobile node); the Dynamics hierarchy and its session keys;
+// reloading the configuration on SIGHUP; keeping bindings across a restart.
+package ha
