@@ -218,8 +218,8 @@ func TestDenials(t *testing.T) {
 		{name: "no foreign-home authenticator", req: req{}, code: mip.CodeHAForeignAgentAuthFailed, mhAuth: true},
 		{name: "wrong foreign-home key", req: req{fh: &wrongFA}, code: mip.CodeHAForeignAgentAuthFailed, mhAuth: true, fhAuth: true},
 		{name: "foreign agent without association, RequireFAAuth",
-			cfg:  func(c *Config) { c.Security = c.Security[1:]; c.RequireFAAuth = true },
-			req:  req{}, code: mip.CodeHAForeignAgentAuthFailed, mhAuth: true},
+			cfg: func(c *Config) { c.Security = c.Security[1:]; c.RequireFAAuth = true },
+			req: req{}, code: mip.CodeHAForeignAgentAuthFailed, mhAuth: true},
 		{name: "disabled mobile", setup: func(b *bed) {
 			b.do(func(s *State) {
 				if err := s.SetEnabled(home, false); err != nil {

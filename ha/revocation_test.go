@@ -183,6 +183,6 @@ func TestRevocationFromForeignAgent(t *testing.T) {
 	b.send(b.fa1, marshal(t, forged))
 	b.waitStats("forged revocation dropped", func(s Stats) bool { return s.Discards.Authentication == 1 })
 	b.send(b.fa2, marshal(t, forged))
-	b.recv(b.fa2) // acknowledged: it is authentic, but fa2 holds no binding
+	b.recv(b.fa2)                                     // acknowledged: it is authentic, but fa2 holds no binding
 	b.has(bindingEntries(home, "dynha2", fa1Addr)...) // tunnel ids are not reused
 }
