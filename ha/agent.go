@@ -91,6 +91,7 @@ type Agent struct {
 	revocations map[revKey]*revocation
 	lastRevID   uint32                // the last revocation id or support timestamp sent
 	faRevIDs    map[netip.Addr]uint32 // per foreign agent: the id its revocations must exceed
+	faStamps    map[netip.Addr]uint32 // per foreign agent: its last Revocation Support timestamp
 	arps        []arpJob
 	seq         uint16
 	nextAdv     time.Time
@@ -163,6 +164,7 @@ func New(opts Options) (*Agent, error) {
 		tunnels:     tunnels,
 		revocations: make(map[revKey]*revocation),
 		faRevIDs:    make(map[netip.Addr]uint32),
+		faStamps:    make(map[netip.Addr]uint32),
 	}
 	a.st.a = a
 	a.stats.Denied = make(map[mip.Code]uint64)

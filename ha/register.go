@@ -102,7 +102,9 @@ func (a *Agent) handleRequest(req *mip.Request, src netip.AddrPort) {
 	var support bool
 	if fhValid {
 		rs, err := mip.FindRevocationSupport(req.Extensions[:fhIndex])
-		support = err == nil && rs != nil
+		if support = err == nil && rs != nil; support {
+			a.faStamps[src.Addr()] = rs.Timestamp
+		}
 	}
 
 	if req.Lifetime == 0 || req.CareOf == req.Home {

@@ -186,3 +186,18 @@ func TestRevocationFromForeignAgent(t *testing.T) {
 	b.recv(b.fa2)                                     // acknowledged: it is authentic, but fa2 holds no binding
 	b.has(bindingEntries(home, "dynha2", fa1Addr)...) // tunnel ids are not reused
 }
+
+// A foreign agent's first revocation must not be older than the timestamp
+// of the Revocation Support extension it sent with the registration.
+func TestRevocationBeforeSupportTimestamp(t *testing.T) {
+	b := newBed(t, testConfig())
+	b.register(req{})
+	rv := &mip.Revocation{Home: home, HomeDomain: haAddr, ForeignDomain: fa1Addr, ID: mip.RevocationTimestamp(start) - 1}
+	if err := rv.Authenticate(mip.TypeForeignHome, fa1SA); err != nil {
+		t.Fatal(err)
+	}
+	b.send(b.fa1, marshal(t, rv))
+	b.waitStats("stale revocation dropped", func(s Stats) bool { return s.Discards.Unmatched == 1 })
+	b.nothing(b.fa1)
+	b.has(bindingEntries(home, "dynha1", fa1Addr)...)
+}

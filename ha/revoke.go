@@ -142,8 +142,9 @@ func (a *Agent) handleRevocationAck(ack *mip.RevocationAck, src netip.AddrPort) 
 // (RFC 3543 with the A bit clear): the agent has dropped the mobile node,
 // so the binding through it goes at once. Revocations must carry a valid
 // Foreign-Home authenticator and an identifier later than the last one
-// accepted from that agent; the agent acknowledges every authentic one, a
-// retransmission included.
+// accepted from that agent and not earlier than the timestamp of its last
+// Revocation Support extension; the agent acknowledges every authentic one,
+// a retransmission included.
 func (a *Agent) handleRevocation(rv *mip.Revocation, src netip.AddrPort) {
 	fa := src.Addr()
 	a.log.Debug("revocation", logging.KeyHome, rv.Home, logging.KeyFA, fa, logging.KeyCoA, rv.ForeignDomain,
@@ -169,6 +170,12 @@ func (a *Agent) handleRevocation(rv *mip.Revocation, src netip.AddrPort) {
 		if err := mip.CheckRevocationID(rv.ID, last); err != nil {
 			a.counts.unmatched.Add(1)
 			a.log.Warn("revocation replayed", logging.KeyFA, fa, logging.KeyHome, rv.Home, logging.KeyErr, err)
+			return
+		}
+		if ts, ok := a.faStamps[fa]; ok && int32(rv.ID-ts) < 0 {
+			a.counts.unmatched.Add(1)
+			a.log.Warn("revocation older than the foreign agent's revocation support timestamp", logging.KeyFA, fa,
+				logging.KeyHome, rv.Home, "revocation_id", rv.ID, "timestamp", ts)
 			return
 		}
 		a.faRevIDs[fa] = rv.ID
