@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // packet is one IPv4 packet of a capture as `tcpdump -nt` prints it.
@@ -91,6 +92,16 @@ func tshark(args ...string) (string, error) {
 	return string(out), nil
 }
 
+// infoField names the Info column as a field: _ws.col.info since
+// Wireshark 4.2, _ws.col.Info before.
+var infoField = sync.OnceValue(func() string {
+	out, err := tshark("-G", "fields")
+	if err == nil && strings.Contains(out, "\t_ws.col.info\t") {
+		return "_ws.col.info"
+	}
+	return "_ws.col.Info"
+})
+
 // tsharkCount counts the packets of pcap matching the display filter.
 func tsharkCount(pcap, filter string) (int, error) {
 	out, err := tshark("-r", pcap, "-Y", filter, "-T", "fields", "-e", "frame.number")
@@ -104,24 +115,32 @@ func tsharkCount(pcap, filter string) (int, error) {
 // warnings and errors for the packets of pcap matching the display filter,
 // as libdynamics/internal/tsharktest.Expert does for the unit tests (which
 // e2e cannot import: it is internal to libdynamics).
-func tsharkProblems(pcap, filter string) ([]string, error) {
+//
+// tshark warns about a TTL below 5 on a packet to a unicast or broadcast
+// address ("Time To Live" only 1); agent discovery messages carry TTL 1, so
+// they must go to 224.0.0.1 or 224.0.0.11 as docs/PROTOCOL.md says, and the
+// problem then says so.
+func tsharkProblems(pcap, filter string) (problems []string, err error) {
 	out, err := tshark("-r", pcap, "-Y", filter, "-T", "fields", "-E", "separator=/t", "-E", "occurrence=a",
 		"-E", "aggregator=,", "-e", "frame.number", "-e", "_ws.malformed", "-e", "_ws.expert.severity",
-		"-e", "_ws.expert.message", "-e", "_ws.col.info")
+		"-e", "_ws.expert.message", "-e", infoField(), "-e", "icmp.type", "-e", "ip.ttl")
 	if err != nil {
 		return nil, err
 	}
-	var problems []string
 	for _, line := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
 		if line == "" {
 			continue
 		}
 		r := strings.Split(line, "\t")
-		for len(r) < 5 {
+		for len(r) < 7 {
 			r = append(r, "")
 		}
+		frame, info := r[0], r[4]
+		icmpType, _, _ := strings.Cut(r[5], ",")
+		ttl, _, _ := strings.Cut(r[6], ",")
+		discovery := (icmpType == "9" || icmpType == "10") && ttl == "1"
 		if r[1] != "" {
-			problems = append(problems, fmt.Sprintf("frame %s (%s): malformed", r[0], r[4]))
+			problems = append(problems, fmt.Sprintf("frame %s (%s): malformed", frame, info))
 		}
 		if r[2] == "" {
 			continue
@@ -129,13 +148,19 @@ func tsharkProblems(pcap, filter string) ([]string, error) {
 		sev, msg := strings.Split(r[2], ","), strings.Split(r[3], ",")
 		for i, s := range sev {
 			// 0x00400000 warning, 0x00800000 error; notes and chats pass.
-			if s == "4194304" || s == "8388608" || strings.EqualFold(s, "0x00400000") || strings.EqualFold(s, "0x00800000") {
-				m := ""
-				if i < len(msg) {
-					m = msg[i]
-				}
-				problems = append(problems, fmt.Sprintf("frame %s (%s): expert %s: %s", r[0], r[4], s, m))
+			if s != "4194304" && s != "8388608" && !strings.EqualFold(s, "0x00400000") && !strings.EqualFold(s, "0x00800000") {
+				continue
 			}
+			m := ""
+			if i < len(msg) {
+				m = msg[i]
+			}
+			p := fmt.Sprintf("frame %s (%s): expert %s: %s", frame, info, s, m)
+			if discovery && strings.Contains(m, "Time To Live") {
+				p += " (a discovery message with TTL 1 to a unicast or broadcast address; " +
+					"docs/PROTOCOL.md sends them to 224.0.0.1 or 224.0.0.11)"
+			}
+			problems = append(problems, p)
 		}
 	}
 	return problems, nil

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -49,7 +50,7 @@ func TestRoaming(t *testing.T) {
 	requireHost(t)
 	bin := requireDaemons(t)
 	bed := newBed(t, false)
-	s := &scenario{bed: bed, dir: t.TempDir()}
+	s := &scenario{bed: bed, dir: keepDir(t)}
 	s.setup(t, bin)
 
 	for _, step := range []struct {
@@ -418,7 +419,7 @@ func (s *scenario) logLosses(t *testing.T) {
 	time.Sleep(testbed.PingWait)
 	var b strings.Builder
 	fmt.Fprintf(&b, "pings per stop (every %v):\n", testbed.PingInterval)
-	fmt.Fprintf(&b, "  %-22s %5s %5s %5s %15s %19s\n", "stop", "sent", "recv", "lost", "longest outage", "answered again after")
+	fmt.Fprintf(&b, "  %-22s %5s %5s %5s %15s %21s\n", "stop", "sent", "recv", "lost", "longest outage", "answered again after")
 	for i, st := range s.stops {
 		end := time.Now().Add(-testbed.PingWait)
 		if i+1 < len(s.stops) {
@@ -433,10 +434,25 @@ func (s *scenario) logLosses(t *testing.T) {
 		if !st.answered.IsZero() {
 			again = fmt.Sprintf("%.2f s", st.answered.Sub(st.at).Seconds())
 		}
-		fmt.Fprintf(&b, "  %-22s %5d %5d %5d %13.2f s %19s\n", name, ps.Sent, ps.Received, ps.Lost,
+		fmt.Fprintf(&b, "  %-22s %5d %5d %5d %13.2f s %21s\n", name, ps.Sent, ps.Received, ps.Lost,
 			ps.LongestOutage.Seconds(), again)
 	}
 	t.Log(b.String())
+}
+
+// keepDir returns the directory for the scenario's configurations and
+// captures: $DYN_E2E_KEEP when set (kept for inspection), else a temporary
+// one.
+func keepDir(t *testing.T) string {
+	dir := os.Getenv("DYN_E2E_KEEP")
+	if dir == "" {
+		return t.TempDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("configurations and captures are kept in %s", dir)
+	return dir
 }
 
 func has(lines []string, prefix string) bool {
