@@ -47,6 +47,13 @@ func decode(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return failure(stderr, err)
 	}
+	switch m.(type) {
+	case *mip.Request, *mip.Reply:
+	default:
+		// mip.Parse also reads the revocation messages of RFC 3543, which
+		// this JSON form does not describe.
+		return failure(stderr, fmt.Errorf("decode: %s: only registration requests and replies are decoded", m.MessageType()))
+	}
 	out, err := json.Marshal(toJSON(m))
 	if err != nil {
 		return failure(stderr, err)
