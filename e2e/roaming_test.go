@@ -254,7 +254,8 @@ func (s *scenario) toFA2(t *testing.T) {
 }
 
 // noVisitor reports visitor state left for the mobile on fa: a route for
-// the home address, a tunnel device or a permanent neighbour entry.
+// the home address or through a tunnel device, a rule for the home
+// address (reverse tunnel), a tunnel device or a permanent neighbour entry.
 func (s *scenario) noVisitor(fa string) error {
 	st, err := s.bed.Snapshot()
 	if err != nil {
@@ -262,8 +263,14 @@ func (s *scenario) noVisitor(fa string) error {
 	}
 	var left []string
 	for _, l := range st[fa]["route"] {
-		if strings.HasPrefix(l, testbed.HomeAddr+" ") || strings.Contains(l, " "+testbed.HomeAddr+" ") {
+		if strings.HasPrefix(l, testbed.HomeAddr+" ") || strings.Contains(l, " "+testbed.HomeAddr+" ") ||
+			strings.Contains(l, " dev dyn") {
 			left = append(left, "route "+l)
+		}
+	}
+	for _, l := range st[fa]["rule"] {
+		if strings.Contains(l, " "+testbed.HomeAddr+" ") {
+			left = append(left, "rule "+l)
 		}
 	}
 	for _, l := range st[fa]["link"] {

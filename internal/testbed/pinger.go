@@ -147,7 +147,7 @@ func (p *Pinger) line(s string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !ok {
-		if s != "" && !strings.HasPrefix(s, "PING ") {
+		if !pingChatter(s) {
 			p.other = append(p.other, s)
 		}
 		return
@@ -155,6 +155,13 @@ func (p *Pinger) line(s string) {
 	p.apply(l)
 	close(p.changed)
 	p.changed = make(chan struct{})
+}
+
+// pingChatter reports lines of ping's output that carry no result: the
+// banner and the statistics printed at exit.
+func pingChatter(s string) bool {
+	return s == "" || strings.HasPrefix(s, "PING ") || strings.HasPrefix(s, "--- ") ||
+		strings.Contains(s, "packets transmitted") || strings.HasPrefix(s, "rtt ")
 }
 
 // apply records l; p.mu is held.
