@@ -232,7 +232,10 @@ func (l *Loop) solicit(now time.Time) {
 	sol := &discovery.Solicitation{}
 	b, err := sol.Marshal()
 	if err == nil {
-		pkt := link.AppendIPv4(nil, l.cfg.Home, link.AllMobilityAgentsAddr, link.ProtoICMP, 1, b)
+		// From 0.0.0.0 (RFC 1256 allows it): the mobile does not know
+		// where it is and does not show its home address on a foreign
+		// link; agents answer to the all-systems group.
+		pkt := link.AppendIPv4(nil, netip.IPv4Unspecified(), link.AllMobilityAgentsAddr, link.ProtoICMP, 1, b)
 		err = l.n.link.WriteFrame(pkt, link.AllMobilityAgents)
 	}
 	if err != nil {

@@ -92,7 +92,7 @@ func (p AddrPrefix) Prefix() netip.Prefix { return netip.Prefix(p) }
 func (p AddrPrefix) String() string { return netip.Prefix(p).String() }
 
 // SA returns the Mobile-Home security association.
-func (c *Config) SA() mip.SecurityAssociation {
+func (c Config) SA() mip.SecurityAssociation {
 	return mip.SecurityAssociation{SPI: c.SPI, Alg: mip.Algorithm(c.Algorithm), Key: c.SharedSecret,
 		Replay: mip.ReplayMode(c.Replay)}
 }

@@ -24,7 +24,7 @@ var defaultRoute = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
 func host(a netip.Addr) netip.Prefix { return netip.PrefixFrom(a, 32) }
 
 // TunnelName returns the name of the co-located mobile's tunnel device.
-func (c *Config) TunnelName() string { return c.TunnelPrefix + "0" }
+func (c Config) TunnelName() string { return c.TunnelPrefix + "0" }
 
 // want returns the kernel entries where the mobile is:
 //

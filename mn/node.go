@@ -187,7 +187,13 @@ func (n *Node) Run(ctx context.Context) error {
 			if o.fn != nil {
 				o.fn(l)
 			}
+			// Whatever fn changed, and whatever came due by the
+			// clock, is done before Do returns.
+			now := n.clock.Now()
+			l.tick(now)
+			l.settle(now)
 			close(o.done)
+			continue
 		case <-timer.C:
 		}
 		l.tick(n.clock.Now())
