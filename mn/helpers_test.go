@@ -14,9 +14,9 @@ import (
 
 	"github.com/dynamics-go/dynamics/libdynamics/binding"
 	"github.com/dynamics-go/dynamics/libdynamics/discovery"
-	"github.com/dynamics-go/dynamics/libdynamics/memnet"
 	"github.com/dynamics-go/dynamics/libdynamics/kernel"
 	"github.com/dynamics-go/dynamics/libdynamics/link"
+	"github.com/dynamics-go/dynamics/libdynamics/memnet"
 	"github.com/dynamics-go/dynamics/libdynamics/mip"
 )
 
