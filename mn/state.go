@@ -4,41 +4,41 @@ import "fmt"
 
 // State is where the mobile node's registration stands.
 //
-//	                hears its home agent (H flag from HAIPAddress,
-//	                or the home prefix advertised)
-//	Startup ----------------------------------------------+
-//	   |  hears a foreign agent                            |
-//	   |  (or no agent heard: as FindingAgent)             v
-//	   |                 +-------------------------- Deregistering <-----+
-//	   |                 |   reply, or retries over        |  ^          |
-//	   |                 v                                 |  |          |
-//	   |               Home ---- hears a foreign agent ----+  |          |
-//	   |                 |       of another prefix            |          |
-//	   |                 | its home agent's advertisements    |          |
-//	   |                 v expire                             |          |
-//	   +-----------> FindingAgent --- hears its home agent ---+          |
-//	                 solicits every     |  ^                             |
-//	                 SolicitInterval;   |  | denied or unanswered        |
-//	                 after a few, ARP-  |  | MaxRetryCount times; agent  |
-//	                 probes a COLOCATED |  | lost; co-located gateway    |
-//	                 gateway            |  | silent                      |
-//	       hears a foreign agent, or    v  |                             |
-//	       a co-located gateway    Registering  <-+ 133: resync, again   |
-//	       answers                 retransmits    | at once; new agent   |
-//	                               with backoff --+ of another prefix;   |
-//	                                    |  ^        agent rebooted       |
-//	                           accepted |  | binding expired while       |
-//	                                    v  | renewing                    |
-//	                                Registered -- hears its home agent --+
-//	                               renews at 80% of the lifetime (earlier
-//	                               for short ones)
+// The main path away from home, and the way back:
 //
-// Hearing a foreign agent of another prefix (or, after the current agent's
-// advertisements expire, any other usable agent) leads from Home,
-// Deregistering, Registering or Registered straight to Registering with the
-// new agent; a foreign agent heard while registered with a co-located
-// care-of address does too. Losing the agent leads from any of them to
-// FindingAgent.
+//	Startup --> FindingAgent --> Registering <--> Registered
+//	   |             |                |               |
+//	   +-------------+-------+--------+---------------+
+//	                         | its home agent heard
+//	                         v
+//	                   Deregistering --> Home --> (heard a foreign agent of another
+//	                                               prefix, or lost the home agent)
+//	                                               Registering, FindingAgent
+//
+// Every transition, by event:
+//
+//	its home agent heard (H from HAIPAddress),  Startup, FindingAgent, Registering,
+//	  or HomeNetPrefix advertised               Registered -> Deregistering
+//	deregistration accepted, or its
+//	  MaxRetryCount retransmissions unanswered  Deregistering -> Home
+//	a foreign agent heard, none in use          Startup, FindingAgent -> Registering
+//	a foreign agent of another prefix           Home, Deregistering, Registering,
+//	  (Prefix-Lengths)                          Registered -> Registering
+//	a foreign agent heard while co-located      Registering, Registered -> Registering
+//	three solicitations unanswered and a
+//	  COLOCATED gateway answers ARP             Startup, FindingAgent -> Registering
+//	registration accepted                       Registering -> Registered
+//	code 133                                    Registering -> Registering, resynchronised,
+//	                                              sent again at once
+//	renewal due                                 Registered -> Registered, request out
+//	the agent rebooted (sequence number)        Registered -> Registered, request out
+//	binding expired while renewing              Registered -> Registering
+//	denied or unanswered MaxRetryCount times    Registering, Registered -> FindingAgent
+//	                                              (the agent is held down a while)
+//	the current agent's advertisements expire   Home, Deregistering, Registering,
+//	                                              Registered -> FindingAgent, or to the
+//	                                              next agent still heard
+//	co-located gateway stops answering ARP      Registering, Registered -> FindingAgent
 type State uint8
 
 // The states.

@@ -1,0 +1,92 @@
+// Package mn is the Dynamics mobile node (RFC 5944): it keeps its home
+// address reachable while it moves between its home link, foreign agents'
+// links and networks without an agent. The command dynmnd (mn/cmd/dynmnd)
+// runs it; docs/CONFIGURATION.md describes dynmnd.conf.
+//
+// # Shape
+//
+// A Node takes its sockets, kernel, clock and logger as values (Options):
+// a link.Conn on the roaming interface, for advertisements in and
+// solicitations and requests to foreign agents out; a UDP socket bound to
+// 0.0.0.0:434, on which every reply arrives and from which requests to the
+// home agent leave; a kernel.Kernel; an ARP Prober for co-located gateways.
+// Run starts one goroutine per socket, which parses and hands events to the
+// loop (what does not parse is counted there), and runs the loop, which
+// owns the state (Loop), the timers and the kernel entries. Do runs a
+// function in the loop; Status and Stats are snapshots taken through it.
+//
+// # State machine
+//
+// See State for the diagram. Briefly: the mobile solicits until it hears an
+// agent. Its own home agent's advertisement (H from HAIPAddress), or any
+// advertisement of HomeNetPrefix, means home: the home routes are
+// installed, a gratuitous ARP claims the home address and a deregistration
+// (lifetime 0, care-of address the home address) goes straight to the home
+// agent, retransmitted until answered or MaxRetryCount is used up. A
+// foreign agent's advertisement leads to a request through it; when no
+// agent answers three solicitations, the COLOCATED entries are tried: the
+// address is configured and the gateway ARP-probed from it, and the first
+// that answers is registered straight with the home agent (D, and T in full
+// mode). Accepted registrations are renewed at 80% of the lifetime granted
+// (earlier for short ones); requests are retransmitted with exponential
+// backoff from RetryInterval to MaxRetryInterval, and after MaxRetryCount
+// retransmissions or denials the agent or address is held down for
+// 4*MaxRetryInterval while the mobile looks for another.
+//
+// # What the mobile puts in the kernel
+//
+// At home: HomeNetPrefix on the interface and the default route through
+// HomeGateway, from the home address (configured as a /32 by the
+// operator). At a foreign agent: a permanent neighbour entry for the agent
+// from its advertisement, a host route to it and, once registered (unless
+// TunnelingMode is none), the default route through it. Co-located: the
+// care-of address, arp_announce 2, a host route to the home agent through
+// the gateway from the care-of address, the tunnel to the home agent
+// (Config.TunnelName) that decapsulates what the home agent sends, and once
+// registered, in full mode, the rule ReverseTunnelPriority from the home
+// address to ReverseTunnelTable plus default routes into the tunnel, or in
+// triangle mode the default route through the gateway. Registration
+// traffic leaves from the care-of address and is not caught by the rule.
+//
+// # RFC 5944 coverage
+//
+// Agent discovery (section 2.4): solicitations from 0.0.0.0 to 224.0.0.11
+// with TTL 1, three a SolicitInterval apart and then doubling up to a
+// minute (2.4.1); movement detection by the current agent's advertisement
+// lifetime (2.4.2.1) and by a new agent's Prefix-Lengths extension showing
+// another network (2.4.2.2), which moves at once; returning home (2.4.3);
+// re-registration when an agent's sequence number shows it rebooted
+// (2.4.4). Busy agents and agents without F are not used. The R flag needs
+// no handling: an agent heard is always preferred to a co-located address.
+//
+// Registration (section 3.6): requests through a foreign agent as frames to
+// its hardware address, from the home address's port 434 to the agent's
+// address (3.6.1.1), with the care-of address, the lesser of Lifetime and
+// the agent's registration lifetime, T in full mode when the agent offers
+// it, and the Mobile-Home authenticator; co-located requests and
+// deregistrations straight to the home agent (3.6.1.2). Identification by
+// timestamp, resynchronised after code 133 and sent again at once, or by
+// nonce (3.6.1.3, 5.7). Replies must match an outstanding request and carry
+// a valid Mobile-Home authenticator, except a foreign agent's denial, which
+// cannot (3.6.2); every code is logged by name. Retransmission with
+// backoff (3.6.3).
+//
+// Routing (section 4): IP-in-IP encapsulation only (4.1; M and G are never
+// asked for). Registered through a foreign agent, the mobile routes through
+// the agent's advertisement source address, which RFC 5944 4.2.1 allows,
+// and reaches it by the hardware address from the advertisement, so it
+// never ARPs away from home (4.6); co-located, ARP asks from the care-of
+// address. Coming home it sends a gratuitous ARP for the home address
+// before deregistering and again once the deregistration is accepted (4.6).
+//
+// # Not implemented
+//
+// Simultaneous bindings (S), broadcast (B, 4.3) and multicast (4.4)
+// delivery, mobile routers (4.5), minimal and GRE encapsulation, the NAI
+// extension and the Mobile-Foreign authenticator; answering ARP for the
+// home address away from home is left to the kernel rather than
+// suppressed. Of the Dynamics system: the foreign agent hierarchy and its
+// session keys, signalling protection with IKEv2/MOBIKE, the control
+// sockets and dynmn_tool, several interfaces, link-layer hints of movement,
+// and reloading the configuration on SIGHUP (logged and ignored).
+package mn
