@@ -1,0 +1,351 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netns"
+
+	"github.com/dynamics-go/dynamics/libdynamics/discovery"
+	"github.com/dynamics-go/dynamics/libdynamics/link"
+	"github.com/dynamics-go/dynamics/libdynamics/mip"
+)
+
+var (
+	home   = netip.MustParseAddr("10.1.0.10")
+	haAddr = netip.MustParseAddr("10.1.0.1")
+	mnSA   = mip.SecurityAssociation{SPI: 1000, Alg: mip.HMACMD5,
+		Key: []byte{0, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff}}
+)
+
+// pair is a mobile's namespace joined by a veth (eth0 on both sides) to a
+// peer namespace where the test plays the agents.
+type pair struct {
+	t        *testing.T
+	mn, peer string
+	dir      string
+	cmd      *exec.Cmd
+	out      bytes.Buffer
+}
+
+func newPair(t *testing.T) *pair {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for network namespaces")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("needs iproute2's ip")
+	}
+	tag := fmt.Sprintf("%d%s", os.Getpid()%100000, strings.ToLower(t.Name()[len("TestNetns"):][:3]))
+	p := &pair{t: t, mn: "mnmn" + tag, peer: "mnpe" + tag, dir: t.TempDir()}
+	for _, ns := range []string{p.mn, p.peer} {
+		sh(t, "ip", "netns", "add", ns)
+		t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+		sh(t, "ip", "-n", ns, "link", "set", "lo", "up")
+	}
+	sh(t, "ip", "link", "add", "dma"+tag, "netns", p.mn, "type", "veth", "peer", "name", "dmb"+tag, "netns", p.peer)
+	sh(t, "ip", "-n", p.mn, "link", "set", "dma"+tag, "name", "eth0")
+	sh(t, "ip", "-n", p.peer, "link", "set", "dmb"+tag, "name", "eth0")
+	for _, ns := range []string{p.mn, p.peer} {
+		sh(t, "ip", "-n", ns, "link", "set", "eth0", "up")
+	}
+	sh(t, "ip", "-n", p.mn, "addr", "add", home.String()+"/32", "dev", "eth0")
+	return p
+}
+
+// start runs dynmnd in the mobile's namespace with the labels given on top
+// of the testbed's.
+func (p *pair) start(extra string) {
+	t := p.t
+	t.Helper()
+	bin := filepath.Join(p.dir, "dynmnd")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	conf := filepath.Join(p.dir, "dynmnd.conf")
+	text := "MNHomeIPAddress 10.1.0.10\nHAIPAddress 10.1.0.1\nHomeNetPrefix 10.1.0.0/24\nHomeGateway 10.1.0.254\n" +
+		"Interface eth0\nSPI 1000\nSharedSecret 00112233445566778899aabbccddeeff\nSolicitInterval 200ms\n" +
+		"RetryInterval 500ms\nTunnelMode userspace\nStateFile " + filepath.Join(p.dir, "dynmnd.state") + "\n" + extra
+	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p.cmd = exec.Command("ip", "netns", "exec", p.mn, bin, "-c", conf, "--fg", "--debug")
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("dynmnd output:\n%s", p.out.String())
+		}
+	})
+}
+
+// stop sends SIGTERM and checks dynmnd exits 0 leaving the mobile's
+// namespace as it found it.
+func (p *pair) stop(before map[string]string) {
+	t := p.t
+	t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("dynmnd exited with %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("dynmnd did not stop on SIGTERM")
+	}
+	for what, was := range before {
+		if now := p.state()[what]; now != was {
+			t.Errorf("%s after exit:\n%s\nbefore:\n%s", what, now, was)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(p.dir, "dynmnd.state")); !os.IsNotExist(err) {
+		t.Errorf("state file left after a clean exit: %v", err)
+	}
+}
+
+// state is what dynmnd may change in the mobile's namespace.
+func (p *pair) state() map[string]string {
+	return map[string]string{
+		"addresses":    nsOut(p.t, p.mn, "ip", "-4", "-o", "addr", "show"),
+		"routes":       nsOut(p.t, p.mn, "ip", "route", "show", "table", "all"),
+		"rules":        nsOut(p.t, p.mn, "ip", "rule"),
+		"links":        linkNames(nsOut(p.t, p.mn, "ip", "-o", "link")),
+		"neighbours":   nsOut(p.t, p.mn, "ip", "neigh", "show", "nud", "permanent"),
+		"arp_announce": nsOut(p.t, p.mn, "sysctl", "-n", "net.ipv4.conf.eth0.arp_announce"),
+	}
+}
+
+func linkNames(out string) string {
+	var names []string
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 1 {
+			names = append(names, strings.SplitN(strings.TrimSuffix(f[1], ":"), "@", 2)[0])
+		}
+	}
+	return strings.Join(names, " ")
+}
+
+// waitFor polls cmd in the mobile's namespace until its output holds want.
+func (p *pair) waitFor(want string, args ...string) {
+	p.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out := nsOut(p.t, p.mn, args...)
+		if strings.Contains(out, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s: %q never showed %q", strings.Join(args, " "), out, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestNetnsForeignAgent runs dynmnd against a scripted foreign agent: the
+// request leaves as a frame to the agent's hardware address, the reply
+// arrives on the UDP socket without an ICMP port unreachable, the routes
+// through the agent appear, and SIGTERM takes them away.
+func TestNetnsForeignAgent(t *testing.T) {
+	p := newPair(t)
+	sh(t, "ip", "-n", p.peer, "addr", "add", "10.2.0.1/24", "dev", "eth0")
+	before := p.state()
+	var fa *link.PacketConn
+	inNS(t, p.peer, func() (err error) { fa, err = link.ListenPacket("eth0"); return err })
+	defer fa.Close()
+	p.start("")
+
+	faAddr := netip.MustParseAddr("10.2.0.1")
+	adv := &discovery.Advertisement{Lifetime: 30, Routers: []discovery.RouterAddress{{Addr: faAddr}},
+		Extensions: []discovery.Extension{
+			&discovery.MobilityAgent{Sequence: 1, RegistrationLifetime: 300,
+				Flags:           discovery.FlagForeignAgent | discovery.FlagReverseTunnel,
+				CareOfAddresses: []netip.Addr{netip.MustParseAddr("10.0.1.2")}},
+			&discovery.PrefixLengths{Lengths: []uint8{24}},
+		}}
+	b, _ := adv.Marshal()
+	pkt := link.AppendIPv4(nil, faAddr, link.AllSystemsAddr, link.ProtoICMP, 1, b)
+	req, mnHW := (*mip.Request)(nil), net.HardwareAddr(nil)
+	buf := make([]byte, 2048)
+	deadline := time.Now().Add(10 * time.Second)
+	for req == nil && time.Now().Before(deadline) {
+		if err := fa.WriteFrame(pkt, link.AllSystems); err != nil {
+			t.Fatal(err)
+		}
+		_ = fa.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		for {
+			n, hw, err := fa.ReadFrame(buf)
+			if err != nil {
+				break
+			}
+			u, err := link.ParseUDP(buf[:n])
+			if err != nil {
+				continue
+			}
+			if u.Src != netip.AddrPortFrom(home, 434) || u.Dst != netip.AddrPortFrom(faAddr, 434) {
+				t.Errorf("request %s -> %s", u.Src, u.Dst)
+			}
+			if req, err = mip.ParseRequest(u.Payload); err != nil {
+				t.Fatal(err)
+			}
+			mnHW = append(net.HardwareAddr(nil), hw...)
+			break
+		}
+	}
+	if req == nil {
+		t.Fatal("no request reached the agent")
+	}
+	if err := mip.VerifyRequest(req.Raw(), mip.TypeMobileHome, mnSA); err != nil {
+		t.Errorf("request: %v", err)
+	}
+	reply := &mip.Reply{Code: mip.CodeAccepted, Lifetime: 300, Home: home, HomeAgent: haAddr, ID: req.ID}
+	if err := reply.Authenticate(mip.TypeMobileHome, mnSA); err != nil {
+		t.Fatal(err)
+	}
+	rb, _ := reply.Marshal()
+	if err := fa.WriteFrame(link.AppendUDP(nil, netip.AddrPortFrom(faAddr, 434), netip.AddrPortFrom(home, 434), 64, rb), mnHW); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor("default via 10.2.0.1 dev eth0 proto 158 src 10.1.0.10", "ip", "route")
+	if n := nsOut(t, p.mn, "ip", "neigh", "show", "10.2.0.1"); !strings.Contains(n, "PERMANENT") {
+		t.Errorf("neighbour entry for the agent: %q", n)
+	}
+	if snmp := nsOut(t, p.mn, "cat", "/proc/net/snmp"); icmpOutDestUnreachs(snmp) != 0 {
+		t.Errorf("the mobile sent ICMP destination unreachable:\n%s", snmp)
+	}
+	p.stop(before)
+}
+
+// TestNetnsColocated runs dynmnd on a link without an agent whose gateway
+// (the peer) also plays the home agent: the co-located address is
+// configured, the gateway answers ARP, the request leaves from the care-of
+// address, and the reverse tunnel, rule and routes appear; SIGTERM takes
+// them, the address and the sysctl away.
+func TestNetnsColocated(t *testing.T) {
+	p := newPair(t)
+	sh(t, "ip", "-n", p.peer, "addr", "add", "10.4.0.1/24", "dev", "eth0")
+	sh(t, "ip", "-n", p.peer, "addr", "add", "10.1.0.1/32", "dev", "lo")
+	before := p.state()
+	var ha net.PacketConn
+	inNS(t, p.peer, func() (err error) { ha, err = net.ListenPacket("udp4", "10.1.0.1:434"); return err })
+	defer ha.Close()
+	p.start("COLOCATED_BEGIN\n10.4.0.10/24 10.4.0.1\nCOLOCATED_END\n")
+
+	buf := make([]byte, 2048)
+	_ = ha.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, from, err := ha.ReadFrom(buf)
+	if err != nil {
+		t.Fatalf("home agent: %v", err)
+	}
+	if from.String() != "10.4.0.10:434" {
+		t.Errorf("request from %s, want the care-of address's port 434", from)
+	}
+	req, err := mip.ParseRequest(buf[:n])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req.CareOf != netip.MustParseAddr("10.4.0.10") || req.Flags != mip.FlagDecapsulation|mip.FlagReverseTunnel {
+		t.Errorf("request coa %s flags %q", req.CareOf, req.Flags)
+	}
+	reply := &mip.Reply{Code: mip.CodeAccepted, Lifetime: 300, Home: home, HomeAgent: haAddr, ID: req.ID}
+	if err := reply.Authenticate(mip.TypeMobileHome, mnSA); err != nil {
+		t.Fatal(err)
+	}
+	rb, _ := reply.Marshal()
+	if _, err := ha.WriteTo(rb, from); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor("from 10.1.0.10 lookup 434", "ip", "rule")
+	p.waitFor("default dev dynmn0", "ip", "route", "show", "table", "434")
+	if a := nsOut(t, p.mn, "ip", "-4", "-o", "addr", "show", "dev", "eth0"); !strings.Contains(a, "10.4.0.10/24") {
+		t.Errorf("addresses: %q", a)
+	}
+	if r := nsOut(t, p.mn, "ip", "route", "get", "198.51.100.10", "from", "10.1.0.10"); !strings.Contains(r, "dev dynmn0") {
+		t.Errorf("traffic from the home address: %q, want into the tunnel", r)
+	}
+	if r := nsOut(t, p.mn, "ip", "route", "get", "10.1.0.1", "from", "10.4.0.10"); !strings.Contains(r, "via 10.4.0.1 dev eth0") {
+		t.Errorf("registration traffic from the care-of address: %q, want via the gateway", r)
+	}
+	if v := strings.TrimSpace(nsOut(t, p.mn, "sysctl", "-n", "net.ipv4.conf.eth0.arp_announce")); v != "2" {
+		t.Errorf("arp_announce %s", v)
+	}
+	p.stop(before)
+}
+
+func sh(t *testing.T, name string, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+}
+
+func nsOut(t *testing.T, ns string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// inNS runs fn on a thread inside the named namespace; sockets it opens
+// stay there.
+func inNS(t *testing.T, name string, fn func() error) {
+	t.Helper()
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // the thread dies with the goroutine: never reused elsewhere
+		h, err := netns.GetFromName(name)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer h.Close()
+		if err := netns.Set(h); err != nil {
+			errc <- err
+			return
+		}
+		errc <- fn()
+	}()
+	if err := <-errc; err != nil {
+		t.Fatalf("in %s: %v", name, err)
+	}
+}
+
+// icmpOutDestUnreachs reads the count of ICMP destination unreachable
+// messages sent from /proc/net/snmp.
+func icmpOutDestUnreachs(snmp string) int {
+	var names, values []string
+	for _, line := range strings.Split(snmp, "\n") {
+		if !strings.HasPrefix(line, "Icmp: ") {
+			continue
+		}
+		if names == nil {
+			names = strings.Fields(line)
+		} else {
+			values = strings.Fields(line)
+		}
+	}
+	for i, n := range names {
+		if n == "OutDestUnreachs" && i < len(values) {
+			var v int
+			fmt.Sscan(values[i], &v)
+			return v
+		}
+	}
+	return -1
+}
