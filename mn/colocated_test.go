@@ -191,8 +191,9 @@ func TestColocatedUnanswered(t *testing.T) {
 	b.advance(4 * time.Second)
 	b.waitState(StateFindingAgent)
 	b.wantKernel()
-	// Held down: later solicitation rounds do not probe it.
-	n := len(b.prober.asks())
+	// Held down: later solicitation rounds do not probe it. (The gateway
+	// was probed twice: to start, and the check after 5 s.)
+	n := len(b.waitProbes(2))
 	for range 5 {
 		b.advance(time.Second)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dynamics-go/dynamics/libdynamics/kernel"
+	"github.com/dynamics-go/dynamics/libdynamics/logging"
 )
 
 // The policy routing of a co-located mobile's reverse tunnel: packets from
@@ -117,10 +118,20 @@ func (l *Loop) syncKernel(now time.Time) {
 		err = errors.Join(err, l.n.k.Remove(stale...))
 	}
 	if err != nil {
-		l.log.Error("kernel change failed; retrying", "retry", kernelRetry, "err", err)
+		// Logged once as an error while it repeats, at debug after.
+		if msg := err.Error(); msg != l.kernelErr {
+			l.kernelErr = msg
+			l.log.Error("kernel change failed; retrying", "retry", kernelRetry, logging.KeyErr, err)
+		} else {
+			l.log.Debug("kernel change failed again", logging.KeyErr, err)
+		}
 		l.retryAt = now.Add(kernelRetry)
 		l.installed = append(stale, want...)
 		return
+	}
+	if l.kernelErr != "" {
+		l.log.Info("kernel change succeeded after failing")
+		l.kernelErr = ""
 	}
 	l.retryAt = time.Time{}
 	l.installed = want

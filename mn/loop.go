@@ -74,6 +74,7 @@ type Loop struct {
 	// Kernel.
 	installed []kernel.Entry
 	retryAt   time.Time // a failed kernel change is retried then
+	kernelErr string    // the last failure, logged once
 
 	stats Stats
 }

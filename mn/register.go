@@ -40,6 +40,16 @@ type attempt struct {
 	resynced bool // identification resynchronised once (code 133)
 }
 
+// attrs are the log attributes naming the attempt: home address, care-of
+// address, home agent and, through one, the foreign agent.
+func (p *attempt) attrs(l *Loop, more ...any) []any {
+	a := []any{logging.KeyHome, l.cfg.Home, logging.KeyCoA, p.coa, logging.KeyHA, l.cfg.HA}
+	if p.via != nil {
+		a = append(a, logging.KeyFA, p.via.addr)
+	}
+	return append(a, more...)
+}
+
 // transmission is one request sent: its identification and when.
 type transmission struct {
 	id uint64
@@ -157,22 +167,19 @@ func (l *Loop) send(p *attempt, now time.Time) {
 	if len(p.sent) > maxSent {
 		p.sent = p.sent[1:]
 	}
-	fa := netip.Addr{}
 	if p.via != nil {
-		fa = p.via.addr
-		pkt := link.AppendUDP(nil, netip.AddrPortFrom(l.cfg.Home, Port), netip.AddrPortFrom(fa, Port), requestTTL, b)
+		pkt := link.AppendUDP(nil, netip.AddrPortFrom(l.cfg.Home, Port), netip.AddrPortFrom(p.via.addr, Port), requestTTL, b)
 		err = l.n.link.WriteFrame(pkt, p.via.hw)
 	} else {
 		err = l.n.sendUDP(b, netip.AddrPortFrom(l.cfg.HA, Port), p.src)
 	}
 	if err != nil {
-		l.log.Warn("cannot send registration request", logging.KeyHA, l.cfg.HA, logging.KeyFA, fa, "err", err)
+		l.log.Warn("cannot send registration request", p.attrs(l, logging.KeyErr, err)...)
 		return
 	}
 	l.stats.Requests++
-	l.log.Debug("registration request sent", logging.KeyHome, l.cfg.Home, logging.KeyCoA, p.coa,
-		logging.KeyHA, l.cfg.HA, logging.KeyFA, fa, logging.KeyID, req.ID, "lifetime", p.lifetime,
-		"flags", p.flags.String(), "retransmission", p.tries)
+	l.log.Debug("registration request sent", p.attrs(l, logging.KeyID, req.ID, "lifetime", p.lifetime,
+		"flags", p.flags.String(), "retransmission", p.tries)...)
 }
 
 // sendUDP sends a datagram from src when the socket can choose.
@@ -266,9 +273,8 @@ func (l *Loop) accepted(p *attempt, r *mip.Reply, tx transmission, now time.Time
 		return
 	}
 	reg := registration{ok: true, coa: p.coa, colocated: p.colocated}
-	fa := netip.Addr{}
 	if p.via != nil {
-		reg.agent, fa = p.via.addr, p.via.addr
+		reg.agent = p.via.addr
 	}
 	if granted != mip.Infinite {
 		reg.lifetime = time.Duration(granted) * time.Second
@@ -278,9 +284,8 @@ func (l *Loop) accepted(p *attempt, r *mip.Reply, tx transmission, now time.Time
 	l.reg = reg
 	l.pending = nil
 	l.setState(StateRegistered, now)
-	l.log.Info("registered", logging.KeyHome, l.cfg.Home, logging.KeyCoA, p.coa, logging.KeyHA, l.cfg.HA,
-		logging.KeyFA, fa, logging.KeyID, r.ID, logging.KeyCode, int(r.Code), "lifetime", granted,
-		"renewal", p.renewal)
+	l.log.Info("registered", p.attrs(l, logging.KeyID, r.ID, logging.KeyCode, int(r.Code), "lifetime", granted,
+		"renewal", p.renewal)...)
 }
 
 // resync corrects the identification after code 133 and sends again at
@@ -308,16 +313,12 @@ func (l *Loop) denied(p *attempt, r *mip.Reply, now time.Time) {
 	if r.Code.FromFA() {
 		by = "foreign agent"
 	}
-	fa := netip.Addr{}
-	if p.via != nil {
-		fa = p.via.addr
-	}
 	what := "registration denied"
 	if p.dereg {
 		what = "deregistration denied"
 	}
-	l.log.Info(what, logging.KeyHome, l.cfg.Home, logging.KeyCoA, p.coa, logging.KeyHA, l.cfg.HA, logging.KeyFA, fa,
-		logging.KeyID, r.ID, logging.KeyCode, int(r.Code), "reason", r.Code.String(), "by", by)
+	l.log.Info(what, p.attrs(l, logging.KeyID, r.ID, logging.KeyCode, int(r.Code), "reason", r.Code.String(),
+		"by", by)...)
 	if p.tries >= l.cfg.MaxRetryCount {
 		l.giveUp(now, r.Code.String())
 	}
@@ -367,20 +368,19 @@ func (l *Loop) giveUp(now time.Time, why string) {
 		return
 	}
 	key := ""
-	fa := netip.Addr{}
 	if p.via != nil {
-		key, fa = p.via.key(), p.via.addr
+		key = p.via.key()
+		if l.cur != nil && l.cur.addr == p.via.addr {
+			l.cur = nil
+		}
 	} else if l.coloc >= 0 {
 		key = l.colocatedKey(l.coloc)
 	}
 	if key != "" {
 		l.held[key] = now.Add(l.holdDown())
 	}
-	l.log.Warn("giving up on registration", logging.KeyHome, l.cfg.Home, logging.KeyCoA, p.coa, logging.KeyFA, fa,
-		logging.KeyHA, l.cfg.HA, "reason", why, "retransmissions", p.tries, "hold", l.holdDown())
-	if l.cur != nil && l.cur.addr == fa {
-		l.cur = nil
-	}
+	l.log.Warn("giving up on registration", p.attrs(l, "reason", why, "retransmissions", p.tries,
+		"hold", l.holdDown())...)
 	l.where = atUnknown
 	l.reattach(now)
 }
