@@ -1,6 +1,8 @@
 package mn
 
 import (
+	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"testing"
@@ -233,5 +235,27 @@ func TestHomeByPrefix(t *testing.T) {
 	b.ha.request()
 	if s := b.waitState(StateDeregistering); s.Location != "home" {
 		t.Errorf("status %+v", s)
+	}
+}
+
+// Cancelling Run stops the node: Run returns nil and Do reports
+// ErrStopped. The kernel entries stay for the caller to close.
+func TestStop(t *testing.T) {
+	b, fa, _ := registeredAt(t, testConfig(), 300)
+	b.cancel()
+	select {
+	case err := <-b.done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		b.done <- nil // for the cleanup
+	case <-time.After(wait):
+		t.Fatal("Run did not return")
+	}
+	if err := b.node.Do(context.Background(), nil); !errors.Is(err, ErrStopped) {
+		t.Errorf("Do after stop: %v, want ErrStopped", err)
+	}
+	if got, want := b.k.Render(), kernel.Render(agentSet(fa, true)); got != want {
+		t.Errorf("kernel after stop:\n%s\nwant:\n%s", got, want)
 	}
 }
