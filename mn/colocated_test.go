@@ -21,7 +21,7 @@ var (
 // and after the registration in full mode.
 func colocatedSet(registered bool) []kernel.Entry {
 	e := []kernel.Entry{
-		colocAddr, arpAnnce,
+		colocAddr, arpAnnce, arpIgnore,
 		kernel.Route{Dst: netip.PrefixFrom(haAddr, 32), Dev: "eth0", Gw: colocGW, Src: coa},
 		kernel.Tunnel{Name: "dynmn0", Local: coa, Remote: haAddr},
 	}

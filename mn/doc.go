@@ -37,7 +37,8 @@
 //
 // At home: HomeNetPrefix on the interface and the default route through
 // HomeGateway, from the home address (configured as a /32 by the
-// operator). At a foreign agent: a permanent neighbour entry for the agent
+// operator). Away from home: arp_ignore 2 on the interface, so that it does
+// not answer ARP for the home address. At a foreign agent: a permanent neighbour entry for the agent
 // from its advertisement, a host route to it and, once registered (unless
 // TunnelingMode is none), the default route through it. Co-located: the
 // care-of address, arp_announce 2, a host route to the home agent through
@@ -76,16 +77,18 @@
 // the agent's advertisement source address, which RFC 5944 4.2.1 allows,
 // and reaches it by the hardware address from the advertisement, so it
 // never ARPs away from home (4.6); co-located, ARP asks from the care-of
-// address. Coming home it sends a gratuitous ARP for the home address
+// address. Away from home it does not answer ARP for its home address
+// (4.6). Coming home it sends a gratuitous ARP for the home address
 // before deregistering and again once the deregistration is accepted (4.6).
 //
 // # Not implemented
 //
 // Simultaneous bindings (S), broadcast (B, 4.3) and multicast (4.4)
 // delivery, mobile routers (4.5), minimal and GRE encapsulation, the NAI
-// extension and the Mobile-Foreign authenticator; answering ARP for the
-// home address away from home is left to the kernel rather than
-// suppressed. Of the Dynamics system: the foreign agent hierarchy and its
+// extension and the Mobile-Foreign authenticator; a foreign agent that
+// ARPs for the home address by unicast is not answered either (RFC 5944
+// allows it; the suite's agents use the hardware address from the
+// request). Of the Dynamics system: the foreign agent hierarchy and its
 // session keys, signalling protection with IKEv2/MOBIKE, the control
 // sockets and dynmn_tool, several interfaces, link-layer hints of movement,
 // and reloading the configuration on SIGHUP (logged and ignored).

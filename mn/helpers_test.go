@@ -541,9 +541,14 @@ func homeSet() []kernel.Entry {
 	}
 }
 
+// arpIgnore keeps a mobile away from home from answering ARP for its home
+// address.
+var arpIgnore = kernel.Sysctl{Name: "net/ipv4/conf/eth0/arp_ignore", Value: "2"}
+
 // agentSet is the kernel state at a foreign agent, registered or not.
 func agentSet(a *fakeAgent, registered bool) []kernel.Entry {
 	e := []kernel.Entry{
+		arpIgnore,
 		kernel.Neighbor{IP: a.cfg.addr, Dev: "eth0", HWAddr: a.cfg.hw},
 		kernel.Route{Dst: netip.PrefixFrom(a.cfg.addr, 32), Dev: "eth0", Src: homeAddr},
 	}

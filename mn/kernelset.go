@@ -31,6 +31,9 @@ func (c Config) TunnelName() string { return c.TunnelPrefix + "0" }
 //
 //   - at home: the home network on the interface and the default route
 //     through HomeGateway, both from the home address;
+//   - away from home (at a foreign agent, co-located, or probing a
+//     co-located gateway): arp_ignore 2 on the interface, so the mobile
+//     does not answer ARP for its home address;
 //   - at a foreign agent: a permanent neighbour entry for the agent (learnt
 //     from its advertisement, so the mobile never ARPs from its home
 //     address away from home) and a host route to it; once registered, and
@@ -84,11 +87,19 @@ func (l *Loop) want() []kernel.Entry {
 			}
 		}
 	}
-	if p := l.probe; p != nil && !p.check {
-		c := l.cfg.Colocated[p.entry]
+	probing := l.probe != nil && !l.probe.check
+	if probing {
+		c := l.cfg.Colocated[l.probe.entry]
 		e = append(e,
 			kernel.Address{Prefix: c.Addr.Prefix(), Dev: iface},
 			kernel.Sysctl{Name: "net/ipv4/conf/" + iface + "/arp_announce", Value: "2"})
+	}
+	if l.where == atAgent || l.where == atColocated || probing {
+		// Away from home the mobile must not answer ARP for its home
+		// address (RFC 5944 section 4.6): arp_ignore 2 answers only
+		// senders within the prefix of the address asked for, which
+		// for a /32 is nobody.
+		e = append(e, kernel.Sysctl{Name: "net/ipv4/conf/" + iface + "/arp_ignore", Value: "2"})
 	}
 	return e
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mdlayher/arp"
 	"github.com/vishvananda/netns"
 
 	"github.com/dynamics-go/dynamics/libdynamics/discovery"
@@ -127,6 +128,7 @@ func (p *pair) state() map[string]string {
 		"links":        linkNames(nsOut(p.t, p.mn, "ip", "-o", "link")),
 		"neighbours":   nsOut(p.t, p.mn, "ip", "neigh", "show", "nud", "permanent"),
 		"arp_announce": nsOut(p.t, p.mn, "sysctl", "-n", "net.ipv4.conf.eth0.arp_announce"),
+		"arp_ignore":   nsOut(p.t, p.mn, "sysctl", "-n", "net.ipv4.conf.eth0.arp_ignore"),
 	}
 }
 
@@ -227,6 +229,23 @@ func TestNetnsForeignAgent(t *testing.T) {
 	if snmp := nsOut(t, p.mn, "cat", "/proc/net/snmp"); icmpOutDestUnreachs(snmp) != 0 {
 		t.Errorf("the mobile sent ICMP destination unreachable:\n%s", snmp)
 	}
+	// Away from home it does not answer ARP for its home address.
+	inNS(t, p.peer, func() error {
+		ifi, err := net.InterfaceByName("eth0")
+		if err != nil {
+			return err
+		}
+		c, err := arp.Dial(ifi)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(time.Second))
+		if hw, err := c.Resolve(home); err == nil {
+			t.Errorf("the mobile answered ARP for its home address away from home (%s)", hw)
+		}
+		return nil
+	})
 	p.stop(before)
 }
 
