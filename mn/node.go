@@ -201,8 +201,10 @@ func (n *Node) Run(ctx context.Context) error {
 }
 
 // Do runs fn in the node's loop, where it may read and change the state,
-// and waits for it. A nil fn just makes the loop look at the clock again.
-// It fails when ctx ends first or the node has stopped.
+// and waits for it and for what it (or the clock) made due: kernel changes
+// and transmissions. A nil fn just makes the loop look at the clock again.
+// Before Run it waits for Run to start; it fails when ctx ends first or the
+// node has stopped (ErrStopped).
 func (n *Node) Do(ctx context.Context, fn func(*Loop)) error {
 	o := op{fn: fn, done: make(chan struct{})}
 	select {
