@@ -33,17 +33,17 @@ func (a *Agent) advertisement() *discovery.Advertisement {
 }
 
 // advertise sends an advertisement with IP TTL 1 from the home agent's
-// address: to 224.0.0.1 and the all-systems group address when hw is nil,
-// else to dst (224.0.0.1 when unspecified) at hw, the soliciting host.
-func (a *Agent) advertise(hw net.HardwareAddr, dst netip.Addr) {
+// address to 224.0.0.1, as RFC 5944 section 2.3.1 requires of every agent
+// advertisement: at the all-systems group address when hw is nil, else at
+// hw, the soliciting host's hardware address, so that only it hears the
+// answer to its solicitation.
+func (a *Agent) advertise(hw net.HardwareAddr) {
+	dst := link.AllSystemsAddr
 	adv := a.advertisement()
 	icmp, err := adv.Marshal()
 	if err != nil {
 		a.log.Error("cannot build advertisement", logging.KeyErr, err)
 		return
-	}
-	if hw == nil || !dst.Is4() || dst.IsUnspecified() {
-		dst = link.AllSystemsAddr
 	}
 	if hw == nil {
 		hw = link.AllSystems
@@ -68,5 +68,5 @@ func (a *Agent) handleSolicitation(src netip.Addr, hw net.HardwareAddr) {
 	}
 	a.lastSolAdv = now
 	a.stats.Solicitations++
-	a.advertise(hw, src)
+	a.advertise(hw)
 }

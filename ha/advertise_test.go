@@ -82,8 +82,9 @@ func TestAdvertisements(t *testing.T) {
 	}
 }
 
-// A solicitation is answered at once, to the soliciting host; a flood of
-// them is not.
+// A solicitation is answered at once, at the soliciting host's hardware
+// address but to IP 224.0.0.1 (RFC 5944 section 2.3.1: an advertisement is
+// never sent to a unicast IP address); a flood of them is not.
 func TestSolicitation(t *testing.T) {
 	b := newBed(t, testConfig()) // no unsolicited advertisements
 	b.noAdvert()
@@ -99,7 +100,7 @@ func TestSolicitation(t *testing.T) {
 	}
 	send(home)
 	ip, adv := b.advert()
-	if ip.Dst != home || adv.MobilityAgent() == nil || adv.MobilityAgent().Sequence != 0 {
+	if ip.Dst != link.AllSystemsAddr || ip.TTL != 1 || adv.MobilityAgent() == nil || adv.MobilityAgent().Sequence != 0 {
 		t.Errorf("answer to %s, sequence %d", ip.Dst, adv.MobilityAgent().Sequence)
 	}
 	send(home)

@@ -274,7 +274,7 @@ func (a *Agent) runDue() {
 	a.runARPs(now)
 	a.runRevocations(now)
 	if a.link != nil && a.cfg.AgentAdvInterval > 0 && !now.Before(a.nextAdv) {
-		a.advertise(nil, netip.Addr{})
+		a.advertise(nil)
 		a.nextAdv = now.Add(a.cfg.AgentAdvInterval)
 	}
 }
