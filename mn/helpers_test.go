@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -556,13 +555,4 @@ func agentSet(a *fakeAgent, registered bool) []kernel.Entry {
 		e = append(e, kernel.Route{Dst: netip.MustParsePrefix("0.0.0.0/0"), Dev: "eth0", Gw: a.cfg.addr, Src: homeAddr})
 	}
 	return e
-}
-
-func hasLine(lines []string, substr string) bool {
-	for _, l := range lines {
-		if strings.Contains(l, substr) {
-			return true
-		}
-	}
-	return false
 }

@@ -65,7 +65,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 func serve(cfg mn.Config, log *slog.Logger) (err error) {
 	lc, err := link.ListenPacket(cfg.Interface)
 	if err != nil {
-		return fmt.Errorf("Interface: %w", err)
+		return fmt.Errorf("interface %s: %w", cfg.Interface, err)
 	}
 	defer lc.Close()
 	udp, err := mn.ListenUDP(mn.Port)

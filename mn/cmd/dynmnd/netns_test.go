@@ -123,7 +123,7 @@ func (p *pair) stop(before map[string]string) {
 func (p *pair) state() map[string]string {
 	return map[string]string{
 		"addresses":    nsOut(p.t, p.mn, "ip", "-4", "-o", "addr", "show"),
-		"routes":       nsOut(p.t, p.mn, "ip", "route", "show", "table", "all"),
+		"routes":       nsOut(p.t, p.mn, "ip", "-4", "route", "show", "table", "all"),
 		"rules":        nsOut(p.t, p.mn, "ip", "rule"),
 		"links":        linkNames(nsOut(p.t, p.mn, "ip", "-o", "link")),
 		"neighbours":   nsOut(p.t, p.mn, "ip", "neigh", "show", "nud", "permanent"),
