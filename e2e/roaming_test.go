@@ -132,7 +132,10 @@ func (s *scenario) move(t *testing.T, where string) {
 	if err := s.bed.Move(where); err != nil {
 		t.Fatal(err)
 	}
-	r, err := s.ping.WaitReply(at, recoverBound)
+	// Only a request sent once the mobile is on its new link proves the new
+	// path: one sent while Move was re-attaching the port may still have
+	// been answered over the old one.
+	r, err := s.ping.WaitReply(time.Now(), recoverBound)
 	if err != nil {
 		s.stops = append(s.stops, stopRecord{from: from, to: where, at: at})
 		t.Fatalf("moved %s -> %s: %v", from, where, err)
