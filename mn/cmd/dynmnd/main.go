@@ -25,39 +25,13 @@ const name = "dynmnd"
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	flags, err := daemon.ParseFlags(name, args, stderr)
-	if err != nil {
-		if errors.Is(err, daemon.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if flags.Version {
-		fmt.Fprintln(stdout, daemon.VersionString(name))
-		return 0
-	}
-	cfg, err := mn.LoadConfig(flags.Config)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return daemon.ExitCode(err)
-	}
-	log, closer, err := logging.New(logging.Options{
-		Daemon:     name,
-		Foreground: flags.Foreground,
-		Debug:      flags.Debug,
-		Facility:   cfg.SyslogFacility,
-		Writer:     stderr,
-	})
-	if err != nil {
-		fmt.Fprintf(stderr, "%s: SyslogFacility: %v\n", flags.Config, err)
-		return 2
-	}
-	defer closer.Close()
-	if err := serve(cfg, log); err != nil {
-		log.Error("mobile node stopped", logging.KeyErr, err)
-		return daemon.ExitCode(err)
-	}
-	return 0
+	return daemon.Main(daemon.Command[mn.Config]{
+		Name:     name,
+		Role:     "mobile node",
+		Load:     mn.LoadConfig,
+		Facility: func(c mn.Config) string { return c.SyslogFacility },
+		Serve:    serve,
+	}, args, stdout, stderr)
 }
 
 // serve opens the sockets and the kernel, runs the mobile node until

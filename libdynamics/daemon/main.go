@@ -1,0 +1,61 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/dynamics-go/dynamics/libdynamics/logging"
+)
+
+// Command describes one daemon for Main.
+type Command[C any] struct {
+	Name     string                       // the binary and syslog identity, e.g. "dynhad"
+	Role     string                       // what it is, for log lines, e.g. "home agent"
+	Load     func(path string) (C, error) // reads and checks the configuration file
+	Facility func(C) string               // the configured syslog facility
+	// Serve opens the sockets and the kernel, runs until SIGTERM or
+	// SIGINT, and removes the daemon's kernel state.
+	Serve func(C, *slog.Logger) error
+}
+
+// Main is the body of every daemon's main: it parses the flags, prints the
+// version, loads the configuration (printing `file:line: label: message` and
+// returning 2 on a broken file), sets up logging and serves. It returns the
+// exit status.
+func Main[C any](cmd Command[C], args []string, stdout, stderr io.Writer) int {
+	flags, err := ParseFlags(cmd.Name, args, stderr)
+	if err != nil {
+		if errors.Is(err, ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if flags.Version {
+		fmt.Fprintln(stdout, VersionString(cmd.Name))
+		return 0
+	}
+	cfg, err := cmd.Load(flags.Config)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return ExitCode(err)
+	}
+	log, closer, err := logging.New(logging.Options{
+		Daemon:     cmd.Name,
+		Foreground: flags.Foreground,
+		Debug:      flags.Debug,
+		Facility:   cmd.Facility(cfg),
+		Writer:     stderr,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: SyslogFacility: %v\n", flags.Config, err)
+		return 2
+	}
+	defer closer.Close()
+	if err := cmd.Serve(cfg, log); err != nil {
+		log.Error(cmd.Role+" stopped", logging.KeyErr, err)
+		return ExitCode(err)
+	}
+	return 0
+}
