@@ -233,11 +233,22 @@ func testBed(t *testing.T, hier bool) {
 		t.Fatal(err)
 	}
 	mustReach(CN, HAAddr)
+	// tcpdump may not yet have read the reply from its socket when ping
+	// returns; give it a bounded moment before stopping it.
+	const want = 24 + 2*(16+98) // pcap header, an echo request and its reply
+	var size int64
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if fi, err := os.Stat(pcap); err == nil {
+			if size = fi.Size(); size >= want {
+				break
+			}
+		}
+	}
 	if err := capture.Stop(); err != nil {
 		t.Error(err)
 	}
-	if fi, err := os.Stat(pcap); err != nil || fi.Size() < 24+2*(16+98) {
-		t.Errorf("capture %s: %v, %v bytes; want an echo request and reply", pcap, err, fi.Size())
+	if size < want {
+		t.Errorf("capture %s: %d bytes; want an echo request and reply", pcap, size)
 	}
 
 	// Processes started in the bed end with it.
