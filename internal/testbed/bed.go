@@ -36,6 +36,9 @@ type Options struct {
 	Lifetime time.Duration
 	// TunnelMode, when set, is written as every daemon's TunnelMode.
 	TunnelMode string
+	// TunnelingMode is the mobile's TunnelingMode: full (the default),
+	// triangle or none.
+	TunnelingMode string
 }
 
 func (o Options) withDefaults() Options {
@@ -47,6 +50,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Lifetime <= 0 {
 		o.Lifetime = 60 * time.Second
+	}
+	if o.TunnelingMode == "" {
+		o.TunnelingMode = "full"
 	}
 	return o
 }

@@ -192,7 +192,7 @@ func (b *Bed) mnConfig(dir string) string {
 	w.label("SharedSecret", MNHAKey)
 	w.label("Replay", "timestamp")
 	w.label("Lifetime", duration(b.opts.Lifetime))
-	w.label("TunnelingMode", "full")
+	w.label("TunnelingMode", b.opts.TunnelingMode)
 	w.label("SolicitInterval", duration(b.opts.AdvInterval))
 	w.common(b, dir, "dynmnd.state")
 	w.line("")

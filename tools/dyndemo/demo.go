@@ -61,7 +61,7 @@ func (d *demo) run(ctx context.Context) (code int) {
 		kind = "hierarchical"
 	}
 	d.printf("Building the %s testbed...\n", kind)
-	bed, err := testbed.New(testbed.Options{Hierarchical: d.opts.hier, Logger: logger, LogDir: logDir})
+	bed, err := testbed.New(testbed.Options{Hierarchical: d.opts.hier, TunnelingMode: d.opts.mode, Logger: logger, LogDir: logDir})
 	if err != nil {
 		fmt.Fprintf(d.errOut, "dyndemo: %v\n", err)
 		return exitFail

@@ -6,7 +6,7 @@
 // daemons installed on every host; a table of lost pings per move closes
 // the run. Everything is removed at the end, also after Ctrl-C or SIGTERM.
 //
-//	dyndemo [-hier] [-dwell SECONDS] [-route home,fa1,fa2,home] [-bin DIR] [-logs DIR] [-v]
+//	dyndemo [-hier] [-mode full|triangle|none] [-dwell SECONDS] [-route home,fa1,fa2,home] [-bin DIR] [-logs DIR] [-v]
 //
 // It needs root (network namespaces), iproute2 and ping, and the daemon
 // binaries next to it (`make demo` builds them into bin/ first).
@@ -53,6 +53,7 @@ func main() {
 // options are the command line.
 type options struct {
 	hier    bool
+	mode    string
 	dwell   time.Duration
 	route   []string
 	binDir  string
@@ -65,13 +66,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("dyndemo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.BoolVar(&o.hier, "hier", false, "use the hierarchical testbed (gfa above fa1 and fa2)")
+	fs.StringVar(&o.mode, "mode", "full", "the mobile's tunnelling `mode`: full (reverse tunnel), triangle or none")
 	dwell := fs.Float64("dwell", 8, "`seconds` to stay at each stop")
 	route := fs.String("route", "home,fa1,fa2,home", "comma-separated `stops` among home, fa1, fa2, colocated; the first is the start")
 	fs.StringVar(&o.binDir, "bin", "", "`directory` holding dynhad, dynfad and dynmnd (default: the one holding dyndemo)")
 	fs.StringVar(&o.logDir, "logs", "", "`directory` for the configurations and daemon logs (default: a new one under $TMPDIR, kept)")
 	fs.BoolVar(&o.verbose, "v", false, "also print every testbed step")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: dyndemo [-hier] [-dwell SECONDS] [-route home,fa1,fa2,home] [-bin DIR] [-logs DIR] [-v]")
+		fmt.Fprintln(stderr, "usage: dyndemo [-hier] [-mode full|triangle|none] [-dwell SECONDS] [-route home,fa1,fa2,home] [-bin DIR] [-logs DIR] [-v]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -85,6 +87,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("-dwell %v: want 1 to 3600 seconds", *dwell)
 	}
 	o.dwell = time.Duration(*dwell * float64(time.Second))
+	switch o.mode {
+	case "full", "triangle", "none":
+	default:
+		return o, fmt.Errorf("-mode %q: want full, triangle or none", o.mode)
+	}
 	var err error
 	if o.route, err = parseRoute(*route); err != nil {
 		return o, err
