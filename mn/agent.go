@@ -119,6 +119,14 @@ func (l *Loop) onAdvert(ev advertEvent, now time.Time) {
 	l.heard[a.addr] = a
 	l.log.Debug("advertisement heard", logging.KeyFA, a.addr, logging.KeyCoA, a.coa, "flags", a.flags.String(),
 		"seq", a.seq, "lifetime", ev.adv.Lifetime, "home", a.home)
+	if l.disc {
+		// Heard for Connect; the agent relaying a deregistration
+		// stays current while it advertises.
+		if l.cur != nil && l.cur.addr == a.addr {
+			l.cur = a
+		}
+		return
+	}
 
 	if l.cur != nil && l.cur.addr == a.addr {
 		old := l.cur

@@ -52,6 +52,9 @@ type Config struct {
 	SolicitInterval time.Duration `dyn:"SolicitInterval,default=1"`
 	// Interface is the interface the mobile roams with.
 	Interface string `dyn:"Interface,required"`
+	// StartDisconnected starts the node Disconnected: it neither
+	// solicits nor registers until Connect.
+	StartDisconnected bool `dyn:"StartDisconnected,default=no"`
 
 	TunnelMode     daemon.TunnelMode `dyn:"TunnelMode,default=auto"`
 	TunnelPrefix   string            `dyn:"TunnelPrefix,default=dynmn"`

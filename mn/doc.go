@@ -33,6 +33,17 @@
 // retransmissions or denials the agent or address is held down for
 // 4*MaxRetryInterval while the mobile looks for another.
 //
+// # Connect, disconnect, confirm
+//
+// The blocking calls of the Dynamics control API are methods of Node that
+// enter the loop as operations (connect.go): Disconnect deregisters from
+// away and leaves the node Disconnected, where it only listens to
+// advertisements (StartDisconnected starts it there); Connect leaves
+// Disconnected and waits until the node is registered or home; Confirm
+// sends a fresh request and waits for its reply. One Connect or Confirm
+// at a time (ErrInProgress); Disconnect cancels it (ErrCancelled); a
+// denial ending Confirm is a *DeniedError.
+//
 // # What the mobile puts in the kernel
 //
 // At home: HomeNetPrefix on the interface and the default route through

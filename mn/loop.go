@@ -69,7 +69,13 @@ type Loop struct {
 	offset   time.Duration
 	haNonce  uint32
 	lastID   uint64
-	announce bool // a gratuitous ARP for the home address is due
+	announce bool   // a gratuitous ARP for the home address is due
+	txN      uint64 // requests sent, numbering them
+
+	// Blocking calls (connect.go).
+	disc          bool      // disconnected, or disconnecting, by Disconnect or StartDisconnected
+	call          *waiter   // the Connect or Confirm blocking, or nil
+	disconnecting []*waiter // the Disconnects blocking
 
 	// Kernel.
 	installed []kernel.Entry
@@ -92,12 +98,17 @@ func newLoop(n *Node) *Loop {
 	}
 }
 
-// start begins at Startup, soliciting at once.
+// start begins at Startup, soliciting at once, or Disconnected with
+// StartDisconnected.
 func (l *Loop) start(now time.Time) {
 	l.since = now
 	l.solicitAt = now
 	l.log.Info("mobile node starting", logging.KeyHome, l.cfg.Home, logging.KeyHA, l.cfg.HA,
-		logging.KeyIface, l.cfg.Interface, "mode", l.cfg.TunnelingMode)
+		logging.KeyIface, l.cfg.Interface, "mode", l.cfg.TunnelingMode, "disconnected", l.cfg.StartDisconnected)
+	if l.cfg.StartDisconnected {
+		l.disc = true
+		l.setState(StateDisconnected, now)
+	}
 }
 
 // setState changes the state and logs the transition at debug level (the
@@ -152,6 +163,7 @@ func (l *Loop) settle(now time.Time) {
 	}
 	l.launchProbe()
 	l.flush(now)
+	l.answerCalls()
 	l.next = l.deadline()
 }
 

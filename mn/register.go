@@ -54,6 +54,7 @@ func (p *attempt) attrs(l *Loop, more ...any) []any {
 type transmission struct {
 	id uint64
 	at time.Time
+	n  uint64 // the loop's count of requests sent, this one included
 }
 
 // match returns when the request that reply identification id answers was
@@ -163,7 +164,8 @@ func (l *Loop) send(p *attempt, now time.Time) {
 		l.log.Error("cannot build registration request", "err", err)
 		return
 	}
-	p.sent = append(p.sent, transmission{id: req.ID, at: now})
+	l.txN++
+	p.sent = append(p.sent, transmission{id: req.ID, at: now, n: l.txN})
 	if len(p.sent) > maxSent {
 		p.sent = p.sent[1:]
 	}
@@ -251,7 +253,7 @@ func (l *Loop) onReply(ev replyEvent, now time.Time) {
 	case r.Code == mip.CodeIDMismatch && !p.resynced:
 		l.resync(p, r, tx, now)
 	default:
-		l.denied(p, r, now)
+		l.denied(p, r, tx, now)
 	}
 }
 
@@ -259,17 +261,22 @@ func (l *Loop) onReply(ev replyEvent, now time.Time) {
 func (l *Loop) accepted(p *attempt, r *mip.Reply, tx transmission, now time.Time) {
 	if p.dereg {
 		l.pending = nil
-		l.announce = true
-		l.setState(StateHome, now)
 		l.log.Info("deregistered", logging.KeyHome, l.cfg.Home, logging.KeyHA, l.cfg.HA, logging.KeyID, r.ID,
 			logging.KeyCode, int(r.Code))
+		l.confirmReply(tx, nil)
+		if l.disc {
+			l.enterDisconnected(now)
+			return
+		}
+		l.announce = true
+		l.setState(StateHome, now)
 		return
 	}
 	granted := min(r.Lifetime, p.lifetime)
 	if granted == 0 {
 		l.log.Info("registration accepted with lifetime 0; taken as a denial", logging.KeyHome, l.cfg.Home,
 			logging.KeyCoA, p.coa, logging.KeyID, r.ID, logging.KeyCode, int(r.Code))
-		l.denied(p, r, now)
+		l.denied(p, r, tx, now)
 		return
 	}
 	reg := registration{ok: true, coa: p.coa, colocated: p.colocated}
@@ -286,6 +293,7 @@ func (l *Loop) accepted(p *attempt, r *mip.Reply, tx transmission, now time.Time
 	l.setState(StateRegistered, now)
 	l.log.Info("registered", p.attrs(l, logging.KeyID, r.ID, logging.KeyCode, int(r.Code), "lifetime", granted,
 		"renewal", p.renewal)...)
+	l.confirmReply(tx, nil)
 }
 
 // resync corrects the identification after code 133 and sends again at
@@ -295,7 +303,7 @@ func (l *Loop) resync(p *attempt, r *mip.Reply, tx transmission, now time.Time) 
 	if mip.ReplayMode(l.cfg.Replay) == mip.ReplayTimestamp {
 		off, err := mip.Resync(tx.id, r.ID, now)
 		if err != nil {
-			l.denied(p, r, now)
+			l.denied(p, r, tx, now)
 			return
 		}
 		l.offset = off
@@ -306,9 +314,10 @@ func (l *Loop) resync(p *attempt, r *mip.Reply, tx transmission, now time.Time) 
 	p.due = true
 }
 
-// denied logs a denial; the retransmission timer tries again after the
-// current backoff interval, unless the retries are used up.
-func (l *Loop) denied(p *attempt, r *mip.Reply, now time.Time) {
+// denied logs a denial and ends a Confirm waiting for it; the
+// retransmission timer tries again after the current backoff interval,
+// unless the retries are used up.
+func (l *Loop) denied(p *attempt, r *mip.Reply, tx transmission, now time.Time) {
 	by := "home agent"
 	if r.Code.FromFA() {
 		by = "foreign agent"
@@ -319,6 +328,7 @@ func (l *Loop) denied(p *attempt, r *mip.Reply, now time.Time) {
 	}
 	l.log.Info(what, p.attrs(l, logging.KeyID, r.ID, logging.KeyCode, int(r.Code), "reason", r.Code.String(),
 		"by", by)...)
+	l.confirmReply(tx, &DeniedError{Code: r.Code})
 	if p.tries >= l.cfg.MaxRetryCount {
 		l.giveUp(now, r.Code.String())
 	}
@@ -364,6 +374,10 @@ func (l *Loop) giveUp(now time.Time, why string) {
 	if p.dereg {
 		l.log.Warn("deregistration not confirmed; the home agent keeps any binding until it expires",
 			logging.KeyHome, l.cfg.Home, logging.KeyHA, l.cfg.HA, "reason", why, "retransmissions", p.tries)
+		if l.disc {
+			l.enterDisconnected(now)
+			return
+		}
 		l.setState(StateHome, now)
 		return
 	}
@@ -385,8 +399,13 @@ func (l *Loop) giveUp(now time.Time, why string) {
 	l.reattach(now)
 }
 
-// reattach attaches to the best agent still heard, or looks for one.
+// reattach attaches to the best agent still heard, or looks for one;
+// disconnected, it is Disconnected.
 func (l *Loop) reattach(now time.Time) {
+	if l.disc {
+		l.enterDisconnected(now)
+		return
+	}
 	if b := l.bestHeard(now); b != nil {
 		if b.home {
 			l.comeHome(b, now)

@@ -39,6 +39,32 @@ import "fmt"
 //	                                              Registered -> FindingAgent, or to the
 //	                                              next agent still heard
 //	co-located gateway stops answering ARP      Registering, Registered -> FindingAgent
+//
+// Disconnect and Connect (connect.go), and StartDisconnected:
+//
+//	any state --Disconnect--> Deregistering --> Disconnected --Connect--> FindingAgent,
+//	           (when away and registered,    ^                           or straight on to
+//	            or at home deregistering)    |                           Registering or
+//	any other state --Disconnect-------------+                           Deregistering
+//	                                                                     (an agent heard)
+//
+//	StartDisconnected                           Startup -> Disconnected
+//	Disconnect, registered (or registering)     Registering, Registered -> Deregistering
+//	  away: deregistration from the care-of       (lifetime 0, care-of address in use)
+//	  address in use
+//	Disconnect, at home deregistering           Deregistering -> Deregistering
+//	Disconnect, anything else                   Startup, FindingAgent, Home -> Disconnected
+//	deregistration answered or unanswered
+//	  MaxRetryCount times, disconnecting        Deregistering -> Disconnected
+//	the agent relaying it expires               Deregistering -> Disconnected
+//	Connect, deregistering from away            Deregistering -> FindingAgent, as Disconnected
+//	Connect, at home deregistering              Deregistering -> Deregistering (then Home)
+//	Connect                                     Disconnected -> FindingAgent, or to the
+//	                                              agent heard last: Registering, or at
+//	                                              home Deregistering
+//
+// Disconnected, the mobile only listens: no solicitations, no requests, no
+// kernel entries.
 type State uint8
 
 // The states.
@@ -56,8 +82,12 @@ const (
 	// StateRegistered: the home agent has accepted the care-of address and
 	// the binding has not expired; renewals happen in this state.
 	StateRegistered
-	// StateDeregistering: back home; the deregistration is outstanding.
+	// StateDeregistering: back home, or disconnecting; the deregistration
+	// is outstanding.
 	StateDeregistering
+	// StateDisconnected: disconnected by Disconnect or StartDisconnected;
+	// the mobile neither solicits nor registers until Connect.
+	StateDisconnected
 )
 
 func (s State) String() string {
@@ -74,6 +104,8 @@ func (s State) String() string {
 		return "registered"
 	case StateDeregistering:
 		return "deregistering"
+	case StateDisconnected:
+		return "disconnected"
 	}
 	return fmt.Sprintf("State(%d)", uint8(s))
 }
