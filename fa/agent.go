@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dynamics-go/dynamics/libdynamics/binding"
+	"github.com/dynamics-go/dynamics/libdynamics/daemon"
 	"github.com/dynamics-go/dynamics/libdynamics/kernel"
 	"github.com/dynamics-go/dynamics/libdynamics/link"
 	"github.com/dynamics-go/dynamics/libdynamics/logging"
@@ -60,7 +61,7 @@ type Agent struct {
 	sas      map[netip.Addr]mip.SecurityAssociation
 
 	events  chan event
-	ops     chan op
+	ops     *daemon.Ops[*State]
 	stopped chan struct{}
 	running sync.Once
 
@@ -104,11 +105,6 @@ type pendingDeadline struct {
 	deadline time.Time
 }
 
-type op struct {
-	fn   func(*State)
-	done chan struct{}
-}
-
 // New checks the options and returns an agent ready to Run.
 func New(opts Options) (*Agent, error) {
 	cfg := opts.Config
@@ -143,7 +139,6 @@ func New(opts Options) (*Agent, error) {
 		log:         opts.Logger,
 		sas:         make(map[netip.Addr]mip.SecurityAssociation),
 		events:      make(chan event, 256),
-		ops:         make(chan op),
 		stopped:     make(chan struct{}),
 		visitors:    binding.New(0),
 		vinfo:       make(map[netip.Addr]*visitorInfo),
@@ -155,6 +150,7 @@ func New(opts Options) (*Agent, error) {
 		revAccepted: make(map[netip.Addr]uint32),
 	}
 	a.st.a = a
+	a.ops = daemon.NewOps[*State](a.stopped, ErrStopped)
 	a.stats.Denied = make(map[mip.Code]uint64)
 	if a.clock == nil {
 		a.clock = binding.SystemClock{}
@@ -237,12 +233,10 @@ func (a *Agent) loop(ctx context.Context, readErr <-chan error) error {
 		case ev := <-a.events:
 			a.runDue()
 			a.handle(ev)
-		case o := <-a.ops:
+		case o := <-a.ops.C():
 			a.runDue()
-			if o.fn != nil {
-				o.fn(&a.st)
-			}
-			close(o.done)
+			o.Call(&a.st)
+			o.Done()
 		case <-timer.C:
 		}
 	}
@@ -296,24 +290,7 @@ func (a *Agent) nextDeadline() (time.Time, bool) {
 // Do runs fn in the agent's loop, where it may read the agent's state, and
 // waits for it to finish. Due timers are run first, so a test that advanced
 // a binding.ManualClock sees their effects. A nil fn only runs the timers.
-func (a *Agent) Do(ctx context.Context, fn func(*State)) error {
-	o := op{fn: fn, done: make(chan struct{})}
-	select {
-	case a.ops <- o:
-	case <-a.stopped:
-		return ErrStopped
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case <-o.done:
-		return nil
-	case <-a.stopped:
-		return ErrStopped
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func (a *Agent) Do(ctx context.Context, fn func(*State)) error { return a.ops.Do(ctx, fn) }
 
 // Stats returns a snapshot of the agent's counters, taken in its loop.
 func (a *Agent) Stats(ctx context.Context) (Stats, error) {

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 
+	"github.com/dynamics-go/dynamics/libdynamics/daemon"
 	"github.com/dynamics-go/dynamics/libdynamics/discovery"
 	"github.com/dynamics-go/dynamics/libdynamics/link"
 	"github.com/dynamics-go/dynamics/libdynamics/mip"
@@ -161,29 +162,10 @@ func (a *Agent) parseFrame(i int, pkt []byte, hw net.HardwareAddr) (event, bool)
 
 // readUpstream reads the upstream socket until ctx ends or it fails.
 func (a *Agent) readUpstream(ctx context.Context) error {
-	buf := make([]byte, 1<<16)
-	for {
-		n, addr, err := a.upstream.ReadFrom(buf)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				continue
-			}
-			return fmt.Errorf("fa: upstream socket: %w", err)
-		}
-		ua, ok := addr.(*net.UDPAddr)
-		if !ok {
-			a.counts.unexpected.Add(1)
-			continue
-		}
-		src := ua.AddrPort()
-		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
-		if ev, ok := a.parseUpstream(buf[:n], src); ok && !a.post(ctx, ev) {
-			return nil
-		}
-	}
+	return daemon.ReadUDP(ctx, a.upstream, "fa: upstream socket", func(b []byte, src netip.AddrPort) bool {
+		ev, ok := a.parseUpstream(b, src)
+		return !ok || a.post(ctx, ev)
+	}, func() { a.counts.unexpected.Add(1) })
 }
 
 // parseUpstream turns a datagram from upstream into an event, counting what

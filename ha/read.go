@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 
+	"github.com/dynamics-go/dynamics/libdynamics/daemon"
 	"github.com/dynamics-go/dynamics/libdynamics/discovery"
 	"github.com/dynamics-go/dynamics/libdynamics/link"
 	"github.com/dynamics-go/dynamics/libdynamics/mip"
@@ -55,29 +56,10 @@ func (a *Agent) post(ctx context.Context, ev event) bool {
 
 // readUDP reads the UDP socket until ctx ends or it fails.
 func (a *Agent) readUDP(ctx context.Context) error {
-	buf := make([]byte, 1<<16)
-	for {
-		n, addr, err := a.conn.ReadFrom(buf)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				continue
-			}
-			return fmt.Errorf("ha: UDP socket: %w", err)
-		}
-		ua, ok := addr.(*net.UDPAddr)
-		if !ok {
-			a.counts.unexpected.Add(1)
-			continue
-		}
-		src := ua.AddrPort()
-		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
-		if ev, ok := a.parseUDP(buf[:n], src); ok && !a.post(ctx, ev) {
-			return nil
-		}
-	}
+	return daemon.ReadUDP(ctx, a.conn, "ha: UDP socket", func(b []byte, src netip.AddrPort) bool {
+		ev, ok := a.parseUDP(b, src)
+		return !ok || a.post(ctx, ev)
+	}, func() { a.counts.unexpected.Add(1) })
 }
 
 // parseUDP turns a datagram into an event, counting what it drops.

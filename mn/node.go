@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dynamics-go/dynamics/libdynamics/binding"
+	"github.com/dynamics-go/dynamics/libdynamics/daemon"
 	"github.com/dynamics-go/dynamics/libdynamics/kernel"
 	"github.com/dynamics-go/dynamics/libdynamics/link"
 )
@@ -78,7 +79,7 @@ type Node struct {
 	rand   io.Reader
 
 	events  chan event
-	ops     chan op
+	ops     *daemon.Ops[*Loop]
 	started atomic.Bool
 	stopped chan struct{}
 
@@ -87,11 +88,6 @@ type Node struct {
 	malformed atomic.Uint64
 
 	loop *Loop
-}
-
-type op struct {
-	fn   func(*Loop)
-	done chan struct{}
 }
 
 // New checks the options and returns a Node ready to Run.
@@ -120,9 +116,9 @@ func New(opts Options) (*Node, error) {
 		log:     opts.Logger,
 		rand:    opts.Rand,
 		events:  make(chan event, 64),
-		ops:     make(chan op),
 		stopped: make(chan struct{}),
 	}
+	n.ops = daemon.NewOps[*Loop](n.stopped, ErrStopped)
 	if n.cfg.MaxRetryInterval < n.cfg.RetryInterval {
 		n.cfg.MaxRetryInterval = n.cfg.RetryInterval
 	}
@@ -183,16 +179,14 @@ func (n *Node) Run(ctx context.Context) error {
 			return nil
 		case ev := <-n.events:
 			l.handle(ev, n.clock.Now())
-		case o := <-n.ops:
-			if o.fn != nil {
-				o.fn(l)
-			}
+		case o := <-n.ops.C():
+			o.Call(l)
 			// Whatever fn changed, and whatever came due by the
 			// clock, is done before Do returns.
 			now := n.clock.Now()
 			l.tick(now)
 			l.settle(now)
-			close(o.done)
+			o.Done()
 			continue
 		case <-timer.C:
 		}
@@ -205,24 +199,7 @@ func (n *Node) Run(ctx context.Context) error {
 // and transmissions. A nil fn just makes the loop look at the clock again.
 // Before Run it waits for Run to start; it fails when ctx ends first or the
 // node has stopped (ErrStopped).
-func (n *Node) Do(ctx context.Context, fn func(*Loop)) error {
-	o := op{fn: fn, done: make(chan struct{})}
-	select {
-	case n.ops <- o:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-n.stopped:
-		return ErrStopped
-	}
-	select {
-	case <-o.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-n.stopped:
-		return ErrStopped
-	}
-}
+func (n *Node) Do(ctx context.Context, fn func(*Loop)) error { return n.ops.Do(ctx, fn) }
 
 // Status returns a snapshot of the node's registration state.
 func (n *Node) Status(ctx context.Context) (Status, error) {
