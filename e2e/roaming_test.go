@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dynamics-go/dynamics/internal/testbed"
+	"github.com/dynamics-go/dynamics/internal/tsharktest"
 )
 
 // recoverBound is how soon after each move the ping must be answered again.
@@ -352,19 +353,11 @@ func (s *scenario) decodes(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if _, err := tshark("-v"); err != nil {
-		t.Skipf("skipped: tshark is not usable (apt-get install tshark): %v", err)
-	}
+	tsharktest.Require(t)
 	const filter = "mip || icmp.type == 9 || icmp.type == 10"
 	for _, pcap := range s.pcaps {
-		n, err := tsharkCount(pcap, filter)
-		if err != nil {
-			t.Fatal(err)
-		}
-		problems, err := tsharkProblems(pcap, filter)
-		if err != nil {
-			t.Fatal(err)
-		}
+		n := tsharkCount(t, pcap, filter)
+		problems := tsharktest.Expert(t, pcap, "-Y", filter)
 		t.Logf("%s: %d registration and discovery messages, %d problems", filepath.Base(pcap), n, len(problems))
 		for _, p := range problems {
 			t.Errorf("%s: %s", filepath.Base(pcap), p)
@@ -377,11 +370,7 @@ func (s *scenario) decodes(t *testing.T) {
 		{"mip.type == 3", "registration reply"},
 		{"icmp.type == 9 && icmp.mip.type == 16", "agent advertisement with the mobility extension"},
 	} {
-		n, err := tsharkCount(mn, c.filter)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n == 0 {
+		if tsharkCount(t, mn, c.filter) == 0 {
 			t.Errorf("tshark finds no %s in the mobile's capture", c.what)
 		}
 	}

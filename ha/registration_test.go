@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynamics-go/dynamics/internal/memnet"
 	"github.com/dynamics-go/dynamics/libdynamics/kernel"
-	"github.com/dynamics-go/dynamics/libdynamics/memnet"
 	"github.com/dynamics-go/dynamics/libdynamics/mip"
 )
 

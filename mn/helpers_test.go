@@ -11,11 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynamics-go/dynamics/internal/memnet"
 	"github.com/dynamics-go/dynamics/libdynamics/binding"
 	"github.com/dynamics-go/dynamics/libdynamics/discovery"
 	"github.com/dynamics-go/dynamics/libdynamics/kernel"
 	"github.com/dynamics-go/dynamics/libdynamics/link"
-	"github.com/dynamics-go/dynamics/libdynamics/memnet"
 	"github.com/dynamics-go/dynamics/libdynamics/mip"
 )
 

@@ -14,9 +14,9 @@ import (
 
 	"github.com/dynamics-go/dynamics/fa"
 	"github.com/dynamics-go/dynamics/ha"
+	"github.com/dynamics-go/dynamics/internal/memnet"
 	"github.com/dynamics-go/dynamics/libdynamics/kernel"
 	"github.com/dynamics-go/dynamics/libdynamics/link"
-	"github.com/dynamics-go/dynamics/libdynamics/memnet"
 	"github.com/dynamics-go/dynamics/mn"
 )
 

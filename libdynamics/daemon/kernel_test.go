@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dynamics-go/dynamics/libdynamics/internal/netnstest"
+	"github.com/dynamics-go/dynamics/internal/netnstest"
 	"github.com/dynamics-go/dynamics/libdynamics/kernel"
 	"github.com/dynamics-go/dynamics/libdynamics/kernel/nlkernel"
 )

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dynamics-go/dynamics/libdynamics/internal/memnet"
+	"github.com/dynamics-go/dynamics/internal/memnet"
 )
 
 var errStopped = errors.New("test loop stopped")

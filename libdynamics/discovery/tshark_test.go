@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dynamics-go/dynamics/libdynamics/internal/tsharktest"
+	"github.com/dynamics-go/dynamics/internal/tsharktest"
 )
 
 // tsharkFlagFields are tshark's fields for the flags, in wire order. tshark

@@ -8,7 +8,7 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/dynamics-go/dynamics/libdynamics/internal/tsharktest"
+	"github.com/dynamics-go/dynamics/internal/tsharktest"
 )
 
 // bigEcho is a 1628-byte echo request with DF set, as `ping -M do -s 1600`

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dynamics-go/dynamics/libdynamics/internal/netnstest"
-	"github.com/dynamics-go/dynamics/libdynamics/internal/tsharktest"
+	"github.com/dynamics-go/dynamics/internal/netnstest"
+	"github.com/dynamics-go/dynamics/internal/tsharktest"
 	"github.com/dynamics-go/dynamics/libdynamics/kernel"
 )
 

@@ -8,7 +8,7 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/dynamics-go/dynamics/libdynamics/internal/tsharktest"
+	"github.com/dynamics-go/dynamics/internal/tsharktest"
 )
 
 // Addresses of the two-host testbed: A and B on a veth, each with a tunnel

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dynamics-go/dynamics/libdynamics/internal/tsharktest"
+	"github.com/dynamics-go/dynamics/internal/tsharktest"
 )
 
 var (

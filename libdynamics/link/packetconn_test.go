@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dynamics-go/dynamics/libdynamics/internal/netnstest"
+	"github.com/dynamics-go/dynamics/internal/netnstest"
 )
 
 // TestPacketConnFilterAndAddresses sends frames between two namespaces and

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dynamics-go/dynamics/libdynamics/internal/tsharktest"
+	"github.com/dynamics-go/dynamics/internal/tsharktest"
 )
 
 // goldenSAFH is the foreign agent - home agent security association of

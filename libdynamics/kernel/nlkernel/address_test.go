@@ -6,7 +6,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/dynamics-go/dynamics/libdynamics/internal/netnstest"
+	"github.com/dynamics-go/dynamics/internal/netnstest"
 	"github.com/dynamics-go/dynamics/libdynamics/kernel"
 )
 

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dynamics-go/dynamics/libdynamics/internal/netnstest"
+	"github.com/dynamics-go/dynamics/internal/netnstest"
 )
 
 // TestGratuitousARP checks what a home agent relies on when a mobile leaves

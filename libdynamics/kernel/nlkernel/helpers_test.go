@@ -13,7 +13,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/dynamics-go/dynamics/libdynamics/internal/netnstest"
+	"github.com/dynamics-go/dynamics/internal/netnstest"
 	"github.com/dynamics-go/dynamics/libdynamics/kernel"
 )
 

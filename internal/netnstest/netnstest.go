@@ -214,3 +214,36 @@ func (b *SyncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// RunIn runs a command inside the named namespace and fails the test if it
+// fails, returning its combined output. For namespaces made outside New.
+func RunIn(t testing.TB, ns string, args ...string) string {
+	t.Helper()
+	return Run(t, "ip", append([]string{"netns", "exec", ns}, args...)...)
+}
+
+// InNS runs fn on a fresh OS thread inside the named namespace and fails
+// the test if fn fails; sockets fn opens stay in the namespace. The thread
+// is never returned to the scheduler, so no other goroutine can inherit its
+// namespace.
+func InNS(t testing.TB, ns string, fn func() error) {
+	t.Helper()
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // no unlock: the thread ends with the goroutine
+		h, err := netns.GetFromName(ns)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer h.Close()
+		if err := netns.Set(h); err != nil {
+			errc <- err
+			return
+		}
+		errc <- fn()
+	}()
+	if err := <-errc; err != nil {
+		t.Fatalf("in %s: %v", ns, err)
+	}
+}
