@@ -8,16 +8,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/dynamics-go/dynamics/internal/netnstest"
 	"github.com/dynamics-go/dynamics/libdynamics/discovery"
 	"github.com/dynamics-go/dynamics/libdynamics/link"
 	"github.com/dynamics-go/dynamics/libdynamics/mip"
-	"github.com/vishvananda/netns"
 )
 
 // TestNetns runs dynfad in a network namespace between a scripted home
@@ -39,24 +38,24 @@ func TestNetns(t *testing.T) {
 	tag := fmt.Sprintf("%d", os.Getpid()%100000)
 	faNS, haNS, mnNS := "nsfa"+tag, "nsha"+tag, "nsmn"+tag
 	for _, ns := range []string{faNS, haNS, mnNS} {
-		sh(t, "ip", "netns", "add", ns)
+		netnstest.Run(t, "ip", "netns", "add", ns)
 		t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
-		sh(t, "ip", "-n", ns, "link", "set", "lo", "up")
+		netnstest.Run(t, "ip", "-n", ns, "link", "set", "lo", "up")
 	}
 	veth := func(a, aDev, b, bDev string) {
-		sh(t, "ip", "link", "add", "dfa"+tag, "netns", a, "type", "veth", "peer", "name", "dfb"+tag, "netns", b)
-		sh(t, "ip", "-n", a, "link", "set", "dfa"+tag, "name", aDev)
-		sh(t, "ip", "-n", b, "link", "set", "dfb"+tag, "name", bDev)
-		sh(t, "ip", "-n", a, "link", "set", aDev, "up")
-		sh(t, "ip", "-n", b, "link", "set", bDev, "up")
+		netnstest.Run(t, "ip", "link", "add", "dfa"+tag, "netns", a, "type", "veth", "peer", "name", "dfb"+tag, "netns", b)
+		netnstest.Run(t, "ip", "-n", a, "link", "set", "dfa"+tag, "name", aDev)
+		netnstest.Run(t, "ip", "-n", b, "link", "set", "dfb"+tag, "name", bDev)
+		netnstest.Run(t, "ip", "-n", a, "link", "set", aDev, "up")
+		netnstest.Run(t, "ip", "-n", b, "link", "set", bDev, "up")
 	}
 	veth(faNS, "eth0", haNS, "eth0")
 	veth(faNS, "eth1", mnNS, "eth0")
-	sh(t, "ip", "-n", faNS, "addr", "add", "10.0.1.2/24", "dev", "eth0")
-	sh(t, "ip", "-n", faNS, "addr", "add", "10.2.0.1/24", "dev", "eth1")
-	sh(t, "ip", "-n", faNS, "route", "add", "10.1.0.0/24", "via", "10.0.1.1")
-	sh(t, "ip", "-n", haNS, "addr", "add", "10.0.1.1/24", "dev", "eth0")
-	sh(t, "ip", "-n", haNS, "addr", "add", "10.1.0.1/32", "dev", "lo")
+	netnstest.Run(t, "ip", "-n", faNS, "addr", "add", "10.0.1.2/24", "dev", "eth0")
+	netnstest.Run(t, "ip", "-n", faNS, "addr", "add", "10.2.0.1/24", "dev", "eth1")
+	netnstest.Run(t, "ip", "-n", faNS, "route", "add", "10.1.0.0/24", "via", "10.0.1.1")
+	netnstest.Run(t, "ip", "-n", haNS, "addr", "add", "10.0.1.1/24", "dev", "eth0")
+	netnstest.Run(t, "ip", "-n", haNS, "addr", "add", "10.1.0.1/32", "dev", "lo")
 
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "dynfad.conf")
@@ -67,13 +66,13 @@ func TestNetns(t *testing.T) {
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	forward := strings.TrimSpace(nsOut(t, faNS, "sysctl", "-n", "net.ipv4.ip_forward"))
+	forward := strings.TrimSpace(netnstest.RunIn(t, faNS, "sysctl", "-n", "net.ipv4.ip_forward"))
 
 	var mn *link.PacketConn
 	var ha net.PacketConn
-	inNS(t, mnNS, func() (err error) { mn, err = link.ListenPacket("eth0"); return err })
+	netnstest.InNS(t, mnNS, func() (err error) { mn, err = link.ListenPacket("eth0"); return err })
 	defer mn.Close()
-	inNS(t, haNS, func() (err error) { ha, err = net.ListenPacket("udp4", "10.1.0.1:434"); return err })
+	netnstest.InNS(t, haNS, func() (err error) { ha, err = net.ListenPacket("udp4", "10.1.0.1:434"); return err })
 	defer ha.Close()
 
 	var out bytes.Buffer
@@ -140,15 +139,15 @@ func TestNetns(t *testing.T) {
 		t.Errorf("mobile got %s id %d", got.Code, got.ID)
 	}
 
-	routes := nsOut(t, faNS, "ip", "route", "show", "10.1.0.10")
-	neigh := nsOut(t, faNS, "ip", "neigh", "show", "10.1.0.10")
-	rules := nsOut(t, faNS, "ip", "rule")
-	table := nsOut(t, faNS, "ip", "route", "show", "table", "2001")
+	routes := netnstest.RunIn(t, faNS, "ip", "route", "show", "10.1.0.10")
+	neigh := netnstest.RunIn(t, faNS, "ip", "neigh", "show", "10.1.0.10")
+	rules := netnstest.RunIn(t, faNS, "ip", "rule")
+	table := netnstest.RunIn(t, faNS, "ip", "route", "show", "table", "2001")
 	if !strings.Contains(routes, "dev eth1") || !strings.Contains(neigh, "PERMANENT") ||
 		!strings.Contains(rules, "from 10.1.0.10 iif eth1 lookup 2001") || !strings.Contains(table, "default dev dynfa1") {
 		t.Errorf("kernel state:\nroute %q\nneigh %q\nrules %q\ntable 2001 %q", routes, neigh, rules, table)
 	}
-	if snmp := nsOut(t, faNS, "cat", "/proc/net/snmp"); icmpOutDestUnreachs(snmp) != 0 {
+	if snmp := netnstest.RunIn(t, faNS, "cat", "/proc/net/snmp"); icmpOutDestUnreachs(snmp) != 0 {
 		t.Errorf("the agent sent ICMP destination unreachable:\n%s", snmp)
 	}
 
@@ -163,57 +162,17 @@ func TestNetns(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("dynfad did not stop on SIGTERM")
 	}
-	if r := nsOut(t, faNS, "ip", "route", "show", "10.1.0.10"); strings.TrimSpace(r) != "" {
+	if r := netnstest.RunIn(t, faNS, "ip", "route", "show", "10.1.0.10"); strings.TrimSpace(r) != "" {
 		t.Errorf("route left: %q", r)
 	}
-	if l := nsOut(t, faNS, "ip", "link"); strings.Contains(l, "dynfa") {
+	if l := netnstest.RunIn(t, faNS, "ip", "link"); strings.Contains(l, "dynfa") {
 		t.Errorf("tunnel left:\n%s", l)
 	}
-	if r := nsOut(t, faNS, "ip", "rule"); strings.Contains(r, "10.1.0.10") {
+	if r := netnstest.RunIn(t, faNS, "ip", "rule"); strings.Contains(r, "10.1.0.10") {
 		t.Errorf("rule left:\n%s", r)
 	}
-	if f := strings.TrimSpace(nsOut(t, faNS, "sysctl", "-n", "net.ipv4.ip_forward")); f != forward {
+	if f := strings.TrimSpace(netnstest.RunIn(t, faNS, "sysctl", "-n", "net.ipv4.ip_forward")); f != forward {
 		t.Errorf("ip_forward %s after exit, was %s", f, forward)
-	}
-}
-
-func sh(t *testing.T, name string, args ...string) {
-	t.Helper()
-	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-}
-
-func nsOut(t *testing.T, ns string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// inNS runs fn on a thread inside the named namespace; sockets it opens
-// stay there.
-func inNS(t *testing.T, name string, fn func() error) {
-	t.Helper()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // the thread dies with the goroutine: never reused elsewhere
-		h, err := netns.GetFromName(name)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer h.Close()
-		if err := netns.Set(h); err != nil {
-			errc <- err
-			return
-		}
-		errc <- fn()
-	}()
-	if err := <-errc; err != nil {
-		t.Fatalf("in %s: %v", name, err)
 	}
 }
 

@@ -9,16 +9,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/dynamics-go/dynamics/internal/netnstest"
 	"github.com/dynamics-go/dynamics/libdynamics/link"
 	"github.com/dynamics-go/dynamics/libdynamics/mip"
-	"github.com/vishvananda/netns"
 )
 
 var (
@@ -65,14 +64,14 @@ func TestNetns(t *testing.T) {
 	tag := fmt.Sprintf("%d", os.Getpid()%100000)
 	haNS, faNS, lanNS := "hha"+tag, "hfa"+tag, "hlan"+tag
 	for _, ns := range []string{haNS, faNS, lanNS} {
-		sh(t, "ip", "netns", "add", ns)
+		netnstest.Run(t, "ip", "netns", "add", ns)
 		t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
-		sh(t, "ip", "-n", ns, "link", "set", "lo", "up")
+		netnstest.Run(t, "ip", "-n", ns, "link", "set", "lo", "up")
 	}
 	// ha eth0 -- lan eth0 (home link); ha eth1 -- fa eth0 (toward the
 	// foreign agent).
-	sh(t, "ip", "-n", haNS, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", lanNS)
-	sh(t, "ip", "-n", haNS, "link", "add", "eth1", "type", "veth", "peer", "name", "eth0", "netns", faNS)
+	netnstest.Run(t, "ip", "-n", haNS, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", lanNS)
+	netnstest.Run(t, "ip", "-n", haNS, "link", "add", "eth1", "type", "veth", "peer", "name", "eth0", "netns", faNS)
 	for _, c := range [][]string{
 		{haNS, "addr", "add", "10.1.0.1/24", "dev", "eth0"}, {haNS, "addr", "add", "10.0.1.1/24", "dev", "eth1"},
 		{haNS, "link", "set", "eth0", "up"}, {haNS, "link", "set", "eth1", "up"},
@@ -80,9 +79,9 @@ func TestNetns(t *testing.T) {
 		{faNS, "addr", "add", "10.0.1.2/24", "dev", "eth0"}, {faNS, "link", "set", "eth0", "up"},
 		{faNS, "route", "add", "10.1.0.0/24", "via", "10.0.1.1"},
 	} {
-		sh(t, "ip", append([]string{"-n", c[0]}, c[1:]...)...)
+		netnstest.Run(t, "ip", append([]string{"-n", c[0]}, c[1:]...)...)
 	}
-	forward := strings.TrimSpace(nsOut(t, haNS, "sysctl", "-n", "net.ipv4.ip_forward"))
+	forward := strings.TrimSpace(netnstest.RunIn(t, haNS, "sysctl", "-n", "net.ipv4.ip_forward"))
 
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "dynhad.conf")
@@ -114,7 +113,7 @@ func TestNetns(t *testing.T) {
 	// The foreign agent's sockets: UDP 434 and raw IP-in-IP.
 	var fa net.PacketConn
 	var ipip int
-	inNS(t, faNS, func() (err error) {
+	netnstest.InNS(t, faNS, func() (err error) {
 		if fa, err = net.ListenPacket("udp4", "10.0.1.2:434"); err != nil {
 			return err
 		}
@@ -166,10 +165,10 @@ func TestNetns(t *testing.T) {
 		return r
 	}
 	register(600)
-	if r := nsOut(t, haNS, "ip", "route", "show", "10.1.0.10"); !strings.Contains(r, "dev dynha1") {
+	if r := netnstest.RunIn(t, haNS, "ip", "route", "show", "10.1.0.10"); !strings.Contains(r, "dev dynha1") {
 		t.Errorf("route %q", r)
 	}
-	if p := nsOut(t, haNS, "ip", "neigh", "show", "proxy"); !strings.Contains(p, "10.1.0.10 dev eth0") {
+	if p := netnstest.RunIn(t, haNS, "ip", "neigh", "show", "proxy"); !strings.Contains(p, "10.1.0.10 dev eth0") {
 		t.Errorf("proxy entries %q", p)
 	}
 
@@ -181,7 +180,7 @@ func TestNetns(t *testing.T) {
 	if outer.Src != haAddr || inner.Src != lanAddr || inner.Payload[0] != 8 {
 		t.Errorf("tunnelled %s -> %s carrying %s -> %s type %d", outer.Src, outer.Dst, inner.Src, inner.Dst, inner.Payload[0])
 	}
-	if n := nsOut(t, lanNS, "ip", "neigh", "show", "10.1.0.10"); !strings.Contains(n, "lladdr") {
+	if n := netnstest.RunIn(t, lanNS, "ip", "neigh", "show", "10.1.0.10"); !strings.Contains(n, "lladdr") {
 		t.Errorf("the home link did not learn the home address's hardware address: %q", n)
 	}
 
@@ -204,7 +203,7 @@ func TestNetns(t *testing.T) {
 	if r := register(0); r.Lifetime != 0 {
 		t.Errorf("deregistration lifetime %d", r.Lifetime)
 	}
-	if r := nsOut(t, haNS, "ip", "route", "show", "10.1.0.10"); strings.TrimSpace(r) != "" {
+	if r := netnstest.RunIn(t, haNS, "ip", "route", "show", "10.1.0.10"); strings.TrimSpace(r) != "" {
 		t.Errorf("route left after deregistration: %q", r)
 	}
 
@@ -219,16 +218,16 @@ func TestNetns(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("dynhad did not stop on SIGTERM")
 	}
-	if r := nsOut(t, haNS, "ip", "route", "show", "10.1.0.10"); strings.TrimSpace(r) != "" {
+	if r := netnstest.RunIn(t, haNS, "ip", "route", "show", "10.1.0.10"); strings.TrimSpace(r) != "" {
 		t.Errorf("route left: %q", r)
 	}
-	if p := nsOut(t, haNS, "ip", "neigh", "show", "proxy"); strings.Contains(p, "10.1.0.10") {
+	if p := netnstest.RunIn(t, haNS, "ip", "neigh", "show", "proxy"); strings.Contains(p, "10.1.0.10") {
 		t.Errorf("proxy entry left: %q", p)
 	}
-	if l := nsOut(t, haNS, "ip", "link"); strings.Contains(l, "dynha") {
+	if l := netnstest.RunIn(t, haNS, "ip", "link"); strings.Contains(l, "dynha") {
 		t.Errorf("tunnel left:\n%s", l)
 	}
-	if f := strings.TrimSpace(nsOut(t, haNS, "sysctl", "-n", "net.ipv4.ip_forward")); f != forward {
+	if f := strings.TrimSpace(netnstest.RunIn(t, haNS, "sysctl", "-n", "net.ipv4.ip_forward")); f != forward {
 		t.Errorf("ip_forward %s after exit, was %s", f, forward)
 	}
 }
@@ -283,44 +282,4 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-func sh(t *testing.T, name string, args ...string) {
-	t.Helper()
-	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-}
-
-func nsOut(t *testing.T, ns string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// inNS runs fn on a thread inside the named namespace; sockets it opens
-// stay there.
-func inNS(t *testing.T, name string, fn func() error) {
-	t.Helper()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // the thread dies with the goroutine: never reused elsewhere
-		h, err := netns.GetFromName(name)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer h.Close()
-		if err := netns.Set(h); err != nil {
-			errc <- err
-			return
-		}
-		errc <- fn()
-	}()
-	if err := <-errc; err != nil {
-		t.Fatalf("in %s: %v", name, err)
-	}
 }

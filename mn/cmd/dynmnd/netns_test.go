@@ -8,15 +8,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mdlayher/arp"
-	"github.com/vishvananda/netns"
 
+	"github.com/dynamics-go/dynamics/internal/netnstest"
 	"github.com/dynamics-go/dynamics/libdynamics/discovery"
 	"github.com/dynamics-go/dynamics/libdynamics/link"
 	"github.com/dynamics-go/dynamics/libdynamics/mip"
@@ -50,17 +49,17 @@ func newPair(t *testing.T) *pair {
 	tag := fmt.Sprintf("%d%s", os.Getpid()%100000, strings.ToLower(t.Name()[len("TestNetns"):][:3]))
 	p := &pair{t: t, mn: "mnmn" + tag, peer: "mnpe" + tag, dir: t.TempDir()}
 	for _, ns := range []string{p.mn, p.peer} {
-		sh(t, "ip", "netns", "add", ns)
+		netnstest.Run(t, "ip", "netns", "add", ns)
 		t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
-		sh(t, "ip", "-n", ns, "link", "set", "lo", "up")
+		netnstest.Run(t, "ip", "-n", ns, "link", "set", "lo", "up")
 	}
-	sh(t, "ip", "link", "add", "dma"+tag, "netns", p.mn, "type", "veth", "peer", "name", "dmb"+tag, "netns", p.peer)
-	sh(t, "ip", "-n", p.mn, "link", "set", "dma"+tag, "name", "eth0")
-	sh(t, "ip", "-n", p.peer, "link", "set", "dmb"+tag, "name", "eth0")
+	netnstest.Run(t, "ip", "link", "add", "dma"+tag, "netns", p.mn, "type", "veth", "peer", "name", "dmb"+tag, "netns", p.peer)
+	netnstest.Run(t, "ip", "-n", p.mn, "link", "set", "dma"+tag, "name", "eth0")
+	netnstest.Run(t, "ip", "-n", p.peer, "link", "set", "dmb"+tag, "name", "eth0")
 	for _, ns := range []string{p.mn, p.peer} {
-		sh(t, "ip", "-n", ns, "link", "set", "eth0", "up")
+		netnstest.Run(t, "ip", "-n", ns, "link", "set", "eth0", "up")
 	}
-	sh(t, "ip", "-n", p.mn, "addr", "add", home.String()+"/32", "dev", "eth0")
+	netnstest.Run(t, "ip", "-n", p.mn, "addr", "add", home.String()+"/32", "dev", "eth0")
 	return p
 }
 
@@ -122,13 +121,13 @@ func (p *pair) stop(before map[string]string) {
 // state is what dynmnd may change in the mobile's namespace.
 func (p *pair) state() map[string]string {
 	return map[string]string{
-		"addresses":    nsOut(p.t, p.mn, "ip", "-4", "-o", "addr", "show"),
-		"routes":       nsOut(p.t, p.mn, "ip", "-4", "route", "show", "table", "all"),
-		"rules":        nsOut(p.t, p.mn, "ip", "rule"),
-		"links":        linkNames(nsOut(p.t, p.mn, "ip", "-o", "link")),
-		"neighbours":   nsOut(p.t, p.mn, "ip", "neigh", "show", "nud", "permanent"),
-		"arp_announce": nsOut(p.t, p.mn, "sysctl", "-n", "net.ipv4.conf.eth0.arp_announce"),
-		"arp_ignore":   nsOut(p.t, p.mn, "sysctl", "-n", "net.ipv4.conf.eth0.arp_ignore"),
+		"addresses":    netnstest.RunIn(p.t, p.mn, "ip", "-4", "-o", "addr", "show"),
+		"routes":       netnstest.RunIn(p.t, p.mn, "ip", "-4", "route", "show", "table", "all"),
+		"rules":        netnstest.RunIn(p.t, p.mn, "ip", "rule"),
+		"links":        linkNames(netnstest.RunIn(p.t, p.mn, "ip", "-o", "link")),
+		"neighbours":   netnstest.RunIn(p.t, p.mn, "ip", "neigh", "show", "nud", "permanent"),
+		"arp_announce": netnstest.RunIn(p.t, p.mn, "sysctl", "-n", "net.ipv4.conf.eth0.arp_announce"),
+		"arp_ignore":   netnstest.RunIn(p.t, p.mn, "sysctl", "-n", "net.ipv4.conf.eth0.arp_ignore"),
 	}
 }
 
@@ -147,7 +146,7 @@ func (p *pair) waitFor(want string, args ...string) {
 	p.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		out := nsOut(p.t, p.mn, args...)
+		out := netnstest.RunIn(p.t, p.mn, args...)
 		if strings.Contains(out, want) {
 			return
 		}
@@ -164,10 +163,10 @@ func (p *pair) waitFor(want string, args ...string) {
 // through the agent appear, and SIGTERM takes them away.
 func TestNetnsForeignAgent(t *testing.T) {
 	p := newPair(t)
-	sh(t, "ip", "-n", p.peer, "addr", "add", "10.2.0.1/24", "dev", "eth0")
+	netnstest.Run(t, "ip", "-n", p.peer, "addr", "add", "10.2.0.1/24", "dev", "eth0")
 	before := p.state()
 	var fa *link.PacketConn
-	inNS(t, p.peer, func() (err error) { fa, err = link.ListenPacket("eth0"); return err })
+	netnstest.InNS(t, p.peer, func() (err error) { fa, err = link.ListenPacket("eth0"); return err })
 	defer fa.Close()
 	p.start("")
 
@@ -223,14 +222,14 @@ func TestNetnsForeignAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.waitFor("default via 10.2.0.1 dev eth0 proto 158 src 10.1.0.10", "ip", "route")
-	if n := nsOut(t, p.mn, "ip", "neigh", "show", "10.2.0.1"); !strings.Contains(n, "PERMANENT") {
+	if n := netnstest.RunIn(t, p.mn, "ip", "neigh", "show", "10.2.0.1"); !strings.Contains(n, "PERMANENT") {
 		t.Errorf("neighbour entry for the agent: %q", n)
 	}
-	if snmp := nsOut(t, p.mn, "cat", "/proc/net/snmp"); icmpOutDestUnreachs(snmp) != 0 {
+	if snmp := netnstest.RunIn(t, p.mn, "cat", "/proc/net/snmp"); icmpOutDestUnreachs(snmp) != 0 {
 		t.Errorf("the mobile sent ICMP destination unreachable:\n%s", snmp)
 	}
 	// Away from home it does not answer ARP for its home address.
-	inNS(t, p.peer, func() error {
+	netnstest.InNS(t, p.peer, func() error {
 		ifi, err := net.InterfaceByName("eth0")
 		if err != nil {
 			return err
@@ -256,11 +255,11 @@ func TestNetnsForeignAgent(t *testing.T) {
 // them, the address and the sysctl away.
 func TestNetnsColocated(t *testing.T) {
 	p := newPair(t)
-	sh(t, "ip", "-n", p.peer, "addr", "add", "10.4.0.1/24", "dev", "eth0")
-	sh(t, "ip", "-n", p.peer, "addr", "add", "10.1.0.1/32", "dev", "lo")
+	netnstest.Run(t, "ip", "-n", p.peer, "addr", "add", "10.4.0.1/24", "dev", "eth0")
+	netnstest.Run(t, "ip", "-n", p.peer, "addr", "add", "10.1.0.1/32", "dev", "lo")
 	before := p.state()
 	var ha net.PacketConn
-	inNS(t, p.peer, func() (err error) { ha, err = net.ListenPacket("udp4", "10.1.0.1:434"); return err })
+	netnstest.InNS(t, p.peer, func() (err error) { ha, err = net.ListenPacket("udp4", "10.1.0.1:434"); return err })
 	defer ha.Close()
 	p.start("COLOCATED_BEGIN\n10.4.0.10/24 10.4.0.1\nCOLOCATED_END\n")
 
@@ -290,59 +289,19 @@ func TestNetnsColocated(t *testing.T) {
 	}
 	p.waitFor("from 10.1.0.10 lookup 434", "ip", "rule")
 	p.waitFor("default dev dynmn0", "ip", "route", "show", "table", "434")
-	if a := nsOut(t, p.mn, "ip", "-4", "-o", "addr", "show", "dev", "eth0"); !strings.Contains(a, "10.4.0.10/24") {
+	if a := netnstest.RunIn(t, p.mn, "ip", "-4", "-o", "addr", "show", "dev", "eth0"); !strings.Contains(a, "10.4.0.10/24") {
 		t.Errorf("addresses: %q", a)
 	}
-	if r := nsOut(t, p.mn, "ip", "route", "get", "198.51.100.10", "from", "10.1.0.10"); !strings.Contains(r, "dev dynmn0") {
+	if r := netnstest.RunIn(t, p.mn, "ip", "route", "get", "198.51.100.10", "from", "10.1.0.10"); !strings.Contains(r, "dev dynmn0") {
 		t.Errorf("traffic from the home address: %q, want into the tunnel", r)
 	}
-	if r := nsOut(t, p.mn, "ip", "route", "get", "10.1.0.1", "from", "10.4.0.10"); !strings.Contains(r, "via 10.4.0.1 dev eth0") {
+	if r := netnstest.RunIn(t, p.mn, "ip", "route", "get", "10.1.0.1", "from", "10.4.0.10"); !strings.Contains(r, "via 10.4.0.1 dev eth0") {
 		t.Errorf("registration traffic from the care-of address: %q, want via the gateway", r)
 	}
-	if v := strings.TrimSpace(nsOut(t, p.mn, "sysctl", "-n", "net.ipv4.conf.eth0.arp_announce")); v != "2" {
+	if v := strings.TrimSpace(netnstest.RunIn(t, p.mn, "sysctl", "-n", "net.ipv4.conf.eth0.arp_announce")); v != "2" {
 		t.Errorf("arp_announce %s", v)
 	}
 	p.stop(before)
-}
-
-func sh(t *testing.T, name string, args ...string) {
-	t.Helper()
-	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-}
-
-func nsOut(t *testing.T, ns string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// inNS runs fn on a thread inside the named namespace; sockets it opens
-// stay there.
-func inNS(t *testing.T, name string, fn func() error) {
-	t.Helper()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // the thread dies with the goroutine: never reused elsewhere
-		h, err := netns.GetFromName(name)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer h.Close()
-		if err := netns.Set(h); err != nil {
-			errc <- err
-			return
-		}
-		errc <- fn()
-	}()
-	if err := <-errc; err != nil {
-		t.Fatalf("in %s: %v", name, err)
-	}
 }
 
 // icmpOutDestUnreachs reads the count of ICMP destination unreachable
