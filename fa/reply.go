@@ -55,6 +55,7 @@ func (a *Agent) handleReply(ev event) {
 				logging.KeyIface, p.Down.Iface, "lifetime", r.Lifetime)
 		}
 	} else {
+		a.stats.countDeniedUpstream(r.Code)
 		a.log.Info("registration denied by home agent", logging.KeyHome, p.Home, logging.KeyHA, p.HA,
 			logging.KeyID, p.ID, logging.KeyCode, uint8(r.Code), logging.KeyIface, p.Down.Iface,
 			"reason", r.Code.String())

@@ -2,8 +2,12 @@ package fa
 
 import (
 	"maps"
+	"slices"
+	"strconv"
+	"strings"
 	"sync/atomic"
 
+	"github.com/dynamics-go/dynamics/libdynamics/api"
 	"github.com/dynamics-go/dynamics/libdynamics/mip"
 )
 
@@ -15,6 +19,9 @@ type Stats struct {
 	// Denied counts the requests the agent itself denied, by reply code
 	// (64-127).
 	Denied map[mip.Code]uint64
+	// DeniedUpstream counts the denials relayed down from the home agent,
+	// by reply code (128 and above).
+	DeniedUpstream map[mip.Code]uint64
 	// Replies counts replies relayed down to mobiles; Accepted those that
 	// accepted a registration or deregistration.
 	Replies, Accepted uint64
@@ -61,6 +68,7 @@ type counters struct {
 func (a *Agent) snapshot() Stats {
 	s := a.stats
 	s.Denied = maps.Clone(a.stats.Denied)
+	s.DeniedUpstream = maps.Clone(a.stats.DeniedUpstream)
 	s.Discards = Discards{
 		Malformed:        a.counts.malformed.Load(),
 		UnknownExtension: a.counts.unknownExt.Load(),
@@ -72,4 +80,65 @@ func (a *Agent) snapshot() Stats {
 	s.Pending = len(a.pending)
 	s.Tunnels = a.tunnels.Len()
 	return s
+}
+
+// countDeniedUpstream counts a denial the home agent sent down.
+func (s *Stats) countDeniedUpstream(code mip.Code) {
+	if s.DeniedUpstream == nil {
+		s.DeniedUpstream = make(map[mip.Code]uint64)
+	}
+	s.DeniedUpstream[code]++
+}
+
+// Counters returns the counters as the control API's get_status reports
+// them, sorted by name:
+//
+//	bindings, pending, tunnels    visitors, requests awaiting replies, tunnel devices (now)
+//	requests                      well-formed requests from mobiles
+//	relayed                       requests relayed upward
+//	accepted                      accepted replies relayed down
+//	denied, denied.<code>         denials, in all and by reply code: the
+//	                              agent's own (64-127) and the home agent's
+//	replies                       replies relayed down
+//	timeouts                      requests unanswered in time (code 78)
+//	revocations.received          revocations acted on
+//	discards.malformed, .unknown_extension, .authentication, .unmatched, .unexpected
+//	advertisements                advertisements sent
+//	solicitations                 solicitations answered
+func (s Stats) Counters() []api.Counter {
+	c := []api.Counter{
+		{Name: "bindings", Value: uint64(s.Visitors)},
+		{Name: "pending", Value: uint64(s.Pending)},
+		{Name: "tunnels", Value: uint64(s.Tunnels)},
+		{Name: "requests", Value: s.Requests},
+		{Name: "relayed", Value: s.Relayed},
+		{Name: "accepted", Value: s.Accepted},
+		{Name: "replies", Value: s.Replies},
+		{Name: "timeouts", Value: s.Timeouts},
+		{Name: "revocations.received", Value: s.Revocations},
+		{Name: "discards.malformed", Value: s.Discards.Malformed},
+		{Name: "discards.unknown_extension", Value: s.Discards.UnknownExtension},
+		{Name: "discards.authentication", Value: s.Discards.Authentication},
+		{Name: "discards.unmatched", Value: s.Discards.Unmatched},
+		{Name: "discards.unexpected", Value: s.Discards.Unexpected},
+		{Name: "advertisements", Value: s.Advertisements},
+		{Name: "solicitations", Value: s.Solicitations},
+	}
+	// An upper agent's denial may carry a foreign agent's code: the two
+	// maps are summed by code.
+	denied := maps.Clone(s.Denied)
+	if denied == nil {
+		denied = make(map[mip.Code]uint64)
+	}
+	for code, n := range s.DeniedUpstream {
+		denied[code] += n
+	}
+	var total uint64
+	for code, n := range denied {
+		total += n
+		c = append(c, api.Counter{Name: "denied." + strconv.Itoa(int(code)), Value: n})
+	}
+	c = append(c, api.Counter{Name: "denied", Value: total})
+	slices.SortFunc(c, func(x, y api.Counter) int { return strings.Compare(x.Name, y.Name) })
+	return c
 }

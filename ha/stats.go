@@ -2,8 +2,12 @@ package ha
 
 import (
 	"maps"
+	"slices"
+	"strconv"
+	"strings"
 	"sync/atomic"
 
+	"github.com/dynamics-go/dynamics/libdynamics/api"
 	"github.com/dynamics-go/dynamics/libdynamics/mip"
 )
 
@@ -81,4 +85,63 @@ func (a *Agent) snapshot() Stats {
 	s.Tunnels = a.tunnels.Len()
 	s.PendingRevocations = len(a.revocations)
 	return s
+}
+
+// Counters returns the counters as the control API's get_status reports
+// them, sorted by name:
+//
+//	bindings, tunnels             mobility bindings, tunnel devices (now)
+//	requests                      requests decided on
+//	accepted                      registrations accepted (codes 0 and 1)
+//	deregistrations               deregistrations accepted
+//	denied, denied.<code>         denials, in all and by reply code
+//	replies                       replies sent
+//	expired                       bindings that ran out of lifetime
+//	revocations.sent, .acknowledged, .abandoned, .received, .pending
+//	kernel_errors                 failed kernel changes
+//	discards.malformed, .unknown_extension, .authentication, .unmatched, .unexpected
+//	advertisements                advertisements sent on the home link
+//	solicitations                 solicitations answered
+func (s Stats) Counters() []api.Counter {
+	c := []api.Counter{
+		{Name: "bindings", Value: uint64(s.Bindings)},
+		{Name: "tunnels", Value: uint64(s.Tunnels)},
+		{Name: "requests", Value: s.Requests},
+		{Name: "accepted", Value: s.Accepted},
+		{Name: "deregistrations", Value: s.Deregistrations},
+		{Name: "replies", Value: s.Replies},
+		{Name: "expired", Value: s.Expired},
+		{Name: "revocations.sent", Value: s.RevocationsSent},
+		{Name: "revocations.acknowledged", Value: s.RevocationsAcked},
+		{Name: "revocations.abandoned", Value: s.RevocationsAbandoned},
+		{Name: "revocations.received", Value: s.RevocationsReceived},
+		{Name: "revocations.pending", Value: uint64(s.PendingRevocations)},
+		{Name: "kernel_errors", Value: s.KernelErrors},
+		{Name: "discards.malformed", Value: s.Discards.Malformed},
+		{Name: "discards.unknown_extension", Value: s.Discards.UnknownExtension},
+		{Name: "discards.authentication", Value: s.Discards.Authentication},
+		{Name: "discards.unmatched", Value: s.Discards.Unmatched},
+		{Name: "discards.unexpected", Value: s.Discards.Unexpected},
+		{Name: "advertisements", Value: s.Advertisements},
+		{Name: "solicitations", Value: s.Solicitations},
+	}
+	c = append(c, deniedCounters(s.Denied)...)
+	sortCounters(c)
+	return c
+}
+
+// deniedCounters are "denied", the sum, and "denied.<code>" for every code
+// counted.
+func deniedCounters(denied map[mip.Code]uint64) []api.Counter {
+	var total uint64
+	c := make([]api.Counter, 0, len(denied)+1)
+	for code, n := range denied {
+		total += n
+		c = append(c, api.Counter{Name: "denied." + strconv.Itoa(int(code)), Value: n})
+	}
+	return append(c, api.Counter{Name: "denied", Value: total})
+}
+
+func sortCounters(c []api.Counter) {
+	slices.SortFunc(c, func(x, y api.Counter) int { return strings.Compare(x.Name, y.Name) })
 }
