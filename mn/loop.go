@@ -259,6 +259,7 @@ func (l *Loop) Status() Status {
 func (l *Loop) Stats() Stats {
 	s := l.stats.clone()
 	s.Discards.Malformed += l.n.malformed.Load()
+	s.Discards.UnknownExtension += l.n.unknownExt.Load()
 	return s
 }
 

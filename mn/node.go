@@ -84,8 +84,10 @@ type Node struct {
 	stopped chan struct{}
 
 	// Counted by the reader goroutines: datagrams and frames that do not
-	// parse never reach the loop.
-	malformed atomic.Uint64
+	// parse never reach the loop; unknownExt the replies among them with
+	// an unknown extension below 128 (RFC 5944 section 1.9).
+	malformed  atomic.Uint64
+	unknownExt atomic.Uint64
 
 	loop *Loop
 }

@@ -102,6 +102,11 @@ func (n *Node) readUDP(ctx context.Context) {
 			continue
 		}
 		reply, err := mip.ParseReply(bytes.Clone(buf[:nr]))
+		if errors.Is(err, mip.ErrUnknownExtension) {
+			n.unknownExt.Add(1)
+			n.log.Debug("registration reply with an unknown extension dropped", "from", from, "err", err)
+			continue
+		}
 		if err != nil {
 			n.malformed.Add(1)
 			n.log.Debug("malformed registration reply dropped", "from", from, "err", err)

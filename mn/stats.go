@@ -2,7 +2,11 @@ package mn
 
 import (
 	"maps"
+	"slices"
+	"strconv"
+	"strings"
 
+	"github.com/dynamics-go/dynamics/libdynamics/api"
 	"github.com/dynamics-go/dynamics/libdynamics/mip"
 )
 
@@ -30,6 +34,9 @@ type Stats struct {
 type Discards struct {
 	// Malformed: frames, advertisements and replies that do not parse.
 	Malformed uint64
+	// UnknownExtension: replies with an unrecognised extension numbered
+	// below 128, which RFC 5944 section 1.9 makes invalid.
+	UnknownExtension uint64
 	// Authentication: replies whose Mobile-Home authenticator fails.
 	Authentication uint64
 	// Unmatched: replies that answer no outstanding request.
@@ -41,4 +48,46 @@ func newStats() Stats { return Stats{Replies: map[mip.Code]uint64{}} }
 func (s Stats) clone() Stats {
 	s.Replies = maps.Clone(s.Replies)
 	return s
+}
+
+// Counters returns the counters as the control API's get_status reports
+// them, sorted by name:
+//
+//	requests                  requests and deregistrations sent
+//	retransmissions           of them, sent again
+//	replies                   authenticated replies to outstanding requests
+//	accepted                  of them, accepting (codes 0 and 1)
+//	denied, denied.<code>     of them, denying: in all and by reply code
+//	solicitations             solicitations sent
+//	advertisements            advertisements heard
+//	moves                     changes of attachment
+//	discards.malformed, .unknown_extension, .authentication, .unmatched
+func (s Stats) Counters() []api.Counter {
+	c := []api.Counter{
+		{Name: "requests", Value: s.Requests},
+		{Name: "retransmissions", Value: s.Retransmissions},
+		{Name: "solicitations", Value: s.Solicitations},
+		{Name: "advertisements", Value: s.Advertisements},
+		{Name: "moves", Value: s.Moves},
+		{Name: "discards.malformed", Value: s.Discards.Malformed},
+		{Name: "discards.unknown_extension", Value: s.Discards.UnknownExtension},
+		{Name: "discards.authentication", Value: s.Discards.Authentication},
+		{Name: "discards.unmatched", Value: s.Discards.Unmatched},
+	}
+	var replies, accepted, denied uint64
+	for code, n := range s.Replies {
+		replies += n
+		if code.Accepted() {
+			accepted += n
+			continue
+		}
+		denied += n
+		c = append(c, api.Counter{Name: "denied." + strconv.Itoa(int(code)), Value: n})
+	}
+	c = append(c,
+		api.Counter{Name: "replies", Value: replies},
+		api.Counter{Name: "accepted", Value: accepted},
+		api.Counter{Name: "denied", Value: denied})
+	slices.SortFunc(c, func(x, y api.Counter) int { return strings.Compare(x.Name, y.Name) })
+	return c
 }
