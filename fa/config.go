@@ -54,6 +54,12 @@ type Config struct {
 	StateFile      string            `dyn:"StateFile,default=/run/dynamics/dynfad.state"`
 	SyslogFacility string            `dyn:"SyslogFacility,default=local0"`
 
+	// AdminSocket is the control API's admin socket (mode 0600, every
+	// call); MonitorSocket its read-only monitor socket (mode 0666). An
+	// empty value ("") turns the socket off.
+	AdminSocket   string `dyn:"AdminSocket,default=/run/dynamics/fa.sock"`
+	MonitorSocket string `dyn:"MonitorSocket,default=/run/dynamics/fa-monitor.sock"`
+
 	// Interfaces are the visitor interfaces: advertisements go out on
 	// them and mobiles register through them.
 	Interfaces []string `dyn:"INTERFACES,required"`
@@ -104,6 +110,8 @@ func DefaultConfig() Config {
 		TunnelPrefix:          "dynfa",
 		StateFile:             "/run/dynamics/dynfad.state",
 		SyslogFacility:        "local0",
+		AdminSocket:           "/run/dynamics/fa.sock",
+		MonitorSocket:         "/run/dynamics/fa-monitor.sock",
 	}
 }
 
@@ -179,6 +187,7 @@ func DecodeConfig(f *config.File) (Config, error) {
 		}
 		seenPeer[e.Peer] = true
 	}
+	errs = append(errs, checkSockets(f, c.AdminSocket, c.MonitorSocket)...)
 	if len(errs) > 0 {
 		return Config{}, errors.Join(errs...)
 	}

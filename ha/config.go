@@ -50,6 +50,12 @@ type Config struct {
 	StateFile      string            `dyn:"StateFile,default=/run/dynamics/dynhad.state"`
 	SyslogFacility string            `dyn:"SyslogFacility,default=local0"`
 
+	// AdminSocket is the control API's admin socket (mode 0600, every
+	// call); MonitorSocket its read-only monitor socket (mode 0666). An
+	// empty value ("") turns the socket off.
+	AdminSocket   string `dyn:"AdminSocket,default=/run/dynamics/ha.sock"`
+	MonitorSocket string `dyn:"MonitorSocket,default=/run/dynamics/ha-monitor.sock"`
+
 	// Authorized are the mobile nodes served, with their Mobile-Home
 	// security associations.
 	Authorized []MobileEntry `dyn:"AUTHORIZEDLIST"`
@@ -127,6 +133,8 @@ func DefaultConfig() Config {
 		TunnelPrefix:     "dynha",
 		StateFile:        "/run/dynamics/dynhad.state",
 		SyslogFacility:   "local0",
+		AdminSocket:      "/run/dynamics/ha.sock",
+		MonitorSocket:    "/run/dynamics/ha-monitor.sock",
 	}
 }
 
@@ -209,6 +217,7 @@ func DecodeConfig(f *config.File) (Config, error) {
 		}
 		seenPeer[e.Peer] = true
 	}
+	errs = append(errs, checkSockets(f, c.AdminSocket, c.MonitorSocket)...)
 	if len(errs) > 0 {
 		return Config{}, errors.Join(errs...)
 	}

@@ -61,6 +61,12 @@ type Config struct {
 	StateFile      string            `dyn:"StateFile,default=/run/dynamics/dynmnd.state"`
 	SyslogFacility string            `dyn:"SyslogFacility,default=local0"`
 
+	// AdminSocket is the control API's admin socket (mode 0600, every
+	// call); MonitorSocket its read-only monitor socket (mode 0666). An
+	// empty value ("") turns the socket off.
+	AdminSocket   string `dyn:"AdminSocket,default=/run/dynamics/mn.sock"`
+	MonitorSocket string `dyn:"MonitorSocket,default=/run/dynamics/mn-monitor.sock"`
+
 	// Colocated lists the co-located care-of addresses tried, in order,
 	// when no agent is heard.
 	Colocated []Colocated `dyn:"COLOCATED"`
@@ -182,6 +188,8 @@ func DefaultConfig() Config {
 		TunnelPrefix:     "dynmn",
 		StateFile:        "/run/dynamics/dynmnd.state",
 		SyslogFacility:   "local0",
+		AdminSocket:      "/run/dynamics/mn.sock",
+		MonitorSocket:    "/run/dynamics/mn-monitor.sock",
 	}
 }
 
@@ -255,6 +263,7 @@ func DecodeConfig(f *config.File) (Config, error) {
 			errs = append(errs, f.ErrorfAt(e.Line, "COLOCATED", "%s overlaps the home network %s", p.Masked(), c.HomeNet))
 		}
 	}
+	errs = append(errs, checkSockets(f, c.AdminSocket, c.MonitorSocket)...)
 	if len(errs) > 0 {
 		return Config{}, errors.Join(errs...)
 	}
