@@ -71,11 +71,12 @@ type Bed struct {
 	prefix string
 	plan   plan
 
-	mu     sync.Mutex
-	made   []string // namespaces created, in order
-	procs  []*Proc
-	where  string
-	closed bool
+	mu      sync.Mutex
+	made    []string // namespaces created, in order
+	confDir string   // where WriteConfigs wrote the configurations and put the sockets
+	procs   []*Proc
+	where   string
+	closed  bool
 }
 
 // New builds the flat or the hierarchical bed with the mobile at home. On

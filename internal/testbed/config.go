@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -73,11 +74,18 @@ func duration(d time.Duration) string {
 // WriteConfigs writes the configuration of every daemon of the bed into
 // dir (created if needed): dynhad.conf, dynfad-fa1.conf, dynfad-fa2.conf,
 // dynfad-gfa.conf on the hierarchical bed, and dynmnd.conf. State files
-// go to dir too, since the namespaces share one file system.
+// and the control API's sockets go to dir too, since the namespaces share
+// one file system: <role>.sock and <role>-monitor.sock, which AdminSocket
+// and MonitorSocket return from then on. dir must be short enough for the
+// socket paths (107 bytes).
 func (b *Bed) WriteConfigs(dir string) error {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return fmt.Errorf("testbed: %w", err)
+	}
+	if p := socketPath(dir, GFA, false); len(p) > maxSocketPath {
+		return fmt.Errorf("testbed: configuration directory %s is too long for the sockets in it (%s is over %d bytes)",
+			dir, p, maxSocketPath)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("testbed: %w", err)
@@ -93,7 +101,40 @@ func (b *Bed) WriteConfigs(dir string) error {
 			return fmt.Errorf("testbed: %w", err)
 		}
 	}
+	b.mu.Lock()
+	b.confDir = dir
+	b.mu.Unlock()
 	return nil
+}
+
+// maxSocketPath is the longest path a Unix socket can be bound to.
+const maxSocketPath = 107
+
+// socketPath is where role's daemon serves the control API in dir.
+func socketPath(dir, role string, admin bool) string {
+	if admin {
+		return filepath.Join(dir, role+".sock")
+	}
+	return filepath.Join(dir, role+"-monitor.sock")
+}
+
+// AdminSocket returns the path of the control API's admin socket of role's
+// daemon (ha, gfa, fa1, fa2, mn), as WriteConfigs wrote it; "" before
+// WriteConfigs or for a role without a daemon.
+func (b *Bed) AdminSocket(role string) string { return b.socket(role, true) }
+
+// MonitorSocket returns the path of the read-only monitor socket of role's
+// daemon, like AdminSocket.
+func (b *Bed) MonitorSocket(role string) string { return b.socket(role, false) }
+
+func (b *Bed) socket(role string, admin bool) string {
+	b.mu.Lock()
+	dir := b.confDir
+	b.mu.Unlock()
+	if dir == "" || !slices.Contains(append(b.Agents(), MN), role) {
+		return ""
+	}
+	return socketPath(dir, role, admin)
 }
 
 type confWriter struct{ strings.Builder }
@@ -102,11 +143,13 @@ func (w *confWriter) line(format string, args ...any) { fmt.Fprintf(w, format+"\
 
 func (w *confWriter) label(label string, value any) { w.line("%-22s %v", label, value) }
 
-func (w *confWriter) common(b *Bed, dir, state string) {
+func (w *confWriter) common(b *Bed, dir, role, state string) {
 	if b.opts.TunnelMode != "" {
 		w.label("TunnelMode", b.opts.TunnelMode)
 	}
 	w.label("StateFile", filepath.Join(dir, state))
+	w.label("AdminSocket", socketPath(dir, role, true))
+	w.label("MonitorSocket", socketPath(dir, role, false))
 }
 
 func (b *Bed) header(w *confWriter, role string) {
@@ -122,7 +165,7 @@ func (b *Bed) haConfig(dir string) string {
 	w.label("HomeNetPrefix", HomePrefix)
 	w.label("HomeInterface", HAIface)
 	w.label("AgentAdvInterval", duration(b.opts.AdvInterval))
-	w.common(b, dir, "dynhad.state")
+	w.common(b, dir, HA, "dynhad.state")
 	w.line("")
 	w.line("AUTHORIZEDLIST_BEGIN")
 	w.line("# home-address  SPI   algorithm  key  replay")
@@ -155,7 +198,7 @@ func (b *Bed) faConfig(dir, role string) string {
 		}
 		w.label("HighestFAIPAddress", GFAAddr)
 	}
-	w.common(b, dir, "dynfad-"+role+".state")
+	w.common(b, dir, role, "dynfad-"+role+".state")
 	w.line("")
 	w.line("INTERFACES_BEGIN")
 	if role == GFA {
@@ -194,7 +237,7 @@ func (b *Bed) mnConfig(dir string) string {
 	w.label("Lifetime", duration(b.opts.Lifetime))
 	w.label("TunnelingMode", b.opts.TunnelingMode)
 	w.label("SolicitInterval", duration(b.opts.AdvInterval))
-	w.common(b, dir, "dynmnd.state")
+	w.common(b, dir, MN, "dynmnd.state")
 	w.line("")
 	w.line("COLOCATED_BEGIN")
 	w.line("# care-of address/prefix  gateway")

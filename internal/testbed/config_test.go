@@ -1,8 +1,10 @@
 package testbed
 
 import (
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +16,9 @@ func TestWriteConfigs(t *testing.T) {
 		dir := t.TempDir()
 		b := &Bed{opts: Options{Hierarchical: hier, AdvInterval: 500 * time.Millisecond}.withDefaults(),
 			prefix: "dynbedtest", plan: topology(hier)}
+		if got := b.AdminSocket(HA); got != "" {
+			t.Errorf("AdminSocket before WriteConfigs = %q, want none", got)
+		}
 		if err := b.WriteConfigs(dir); err != nil {
 			t.Fatal(err)
 		}
@@ -25,8 +30,29 @@ func TestWriteConfigs(t *testing.T) {
 			"dynmnd.conf": {"MNHomeIPAddress": HomeAddr, "HAIPAddress": HAAddr, "Interface": "eth0",
 				"SharedSecret": MNHAKey, "SPI": "1000", "Lifetime": "60", "HomeGateway": HomeGateway},
 		}
+		// Every daemon has sockets of its own in dir, and the bed names them.
+		sockets := map[string]bool{}
+		for _, role := range append(b.Agents(), MN) {
+			admin, monitor := b.AdminSocket(role), b.MonitorSocket(role)
+			if filepath.Dir(admin) != dir || filepath.Dir(monitor) != dir || admin == monitor {
+				t.Errorf("hier=%v: %s: sockets %q and %q, want two in %s", hier, role, admin, monitor, dir)
+			}
+			if sockets[admin] || sockets[monitor] {
+				t.Errorf("hier=%v: %s shares a socket with another daemon", hier, role)
+			}
+			sockets[admin], sockets[monitor] = true, true
+			file := ConfigFile(role)
+			if want[file] == nil {
+				want[file] = map[string]string{}
+			}
+			want[file]["AdminSocket"] = admin
+			want[file]["MonitorSocket"] = monitor
+		}
+		if got := b.AdminSocket(CN); got != "" {
+			t.Errorf("hier=%v: cn runs no daemon but has the socket %q", hier, got)
+		}
 		if hier {
-			want["dynfad-gfa.conf"] = map[string]string{"HighestFAIPAddress": GFAAddr}
+			want["dynfad-gfa.conf"]["HighestFAIPAddress"] = GFAAddr
 			want["dynfad-fa1.conf"]["UpperFAIPAddress"] = FA1Upper
 			want["dynfad-fa2.conf"]["UpperFAIPAddress"] = FA2Upper
 		}
@@ -72,6 +98,20 @@ func TestWriteConfigs(t *testing.T) {
 			!slices.Equal(sec.Entries[0].Fields, []string{ColocatedAddr + "/24", ColocatedGateway}) {
 			t.Errorf("hier=%v: COLOCATED %+v", hier, sec.Entries)
 		}
+	}
+}
+
+// TestWriteConfigsLongDir checks that a directory too long for the socket
+// paths is refused before anything is written.
+func TestWriteConfigsLongDir(t *testing.T) {
+	b := &Bed{opts: Options{}.withDefaults(), prefix: "dynbedtest", plan: topology(false)}
+	dir := filepath.Join(t.TempDir(), strings.Repeat("d", 100))
+	err := b.WriteConfigs(dir)
+	if err == nil || !strings.Contains(err.Error(), "too long") {
+		t.Fatalf("WriteConfigs(%s) = %v, want a path too long for the sockets", dir, err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("%s was made anyway (%v)", dir, err)
 	}
 }
 

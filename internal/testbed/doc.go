@@ -21,6 +21,12 @@
 // its veth peer in the switch is moved between bridges to move the mobile
 // (Bed.Move): dynmnd, not the bed, installs the mobile's routes.
 //
+// WriteConfigs writes every daemon's configuration into one directory, with
+// the state files and the control API's sockets (<role>.sock and
+// <role>-monitor.sock) there too, so that daemons in different namespaces
+// never share a path; Bed.AdminSocket and Bed.MonitorSocket return the
+// paths for tests and the demo to dial.
+//
 // The bed drives iproute2 (`ip`), `sysctl`, `ping` and `tcpdump`; the
 // daemons under test never run those. Every process the bed starts is ended
 // by its PID when the bed closes (SIGTERM, then SIGKILL after three
