@@ -14,8 +14,32 @@
 // pending requests, the tunnel table, the timers and the kernel state. A
 // single timer is armed for the earliest of the next advertisement, the
 // oldest pending request's deadline and the first visitor expiry. Do runs a
-// function in the loop (for the control API and reloads to come); Stats
+// function in the loop (the control API and reloads enter that way); Stats
 // takes a snapshot of the counters through it.
+//
+// # Control API
+//
+// Agent is the backend of the control API's server (package api, served by
+// dynfad on AdminSocket and MonitorSocket); every call runs in the loop
+// through Do (api.go):
+//
+//   - get_status: agent "fa", version, the data path the kernel took, the
+//     uptime of the process, and the counters of Stats.Counters under their
+//     API names ("bindings" for visitors, "pending", "tunnels", "requests",
+//     "relayed", "accepted", "denied.<code>" for the agent's own denials and
+//     the home agent's relayed down, "replies", "timeouts",
+//     "discards.<reason>", "advertisements", ...);
+//   - get_tunnels and get_tunnel_info: one record per visitor (State
+//     "registered", or "renewing" while a newer request waits) and one per
+//     mobile whose first request waits ("pending", Lifetime the one asked
+//     for, Remaining the time before code 78); Peer is the home agent,
+//     Lower the mobile, Link the visitor interface, Iface the tunnel;
+//   - destroy_tunnel: the visitor goes as a deregistration would take it
+//     (neighbour entry, host route, reverse-tunnel rule, tunnel reference)
+//     and its requests still waiting are forgotten, so late replies are
+//     discarded as unmatched; the home agent is not told.
+//
+// A mobile the agent neither serves nor registers is api.NotAvailable.
 //
 // # States of a mobile
 //
@@ -103,6 +127,6 @@
 // and dynamic home agent discovery (denied with 70). Codes 80-88 from ICMP
 // errors, 75, 76 and 79. The rate limit of one denial per second per
 // mobile. Revocations sent by the agent itself, and informing mobiles of
-// revocations (the I bit). Minimal and GRE encapsulation, UDP tunnelling
-// (RFC 3519). Reloading the configuration.
+// revocations (the I bit), also after destroy_tunnel. Minimal and GRE
+// encapsulation, UDP tunnelling (RFC 3519). Reloading the configuration.
 package fa

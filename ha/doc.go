@@ -16,8 +16,34 @@
 // revocations and the kernel entries. One timer is armed for the earliest
 // of: binding expiry, the next gratuitous ARP, the next revocation
 // retransmission, the next advertisement. Do runs a function in the loop
-// (the control API and reloads will enter that way) and Stats takes a
-// snapshot of the counters there.
+// (the control API and reloads enter that way) and Stats takes a snapshot
+// of the counters there.
+//
+// # Control API
+//
+// Agent is the backend of the control API's server (package api, served by
+// dynhad on AdminSocket and MonitorSocket); every call runs in the loop
+// through Do (api.go):
+//
+//   - get_status: agent "ha", version, the data path the kernel took
+//     (netlink or userspace), the uptime of the process, and the counters
+//     of Stats.Counters under their API names ("bindings", "tunnels",
+//     "requests", "accepted", "denied.<code>", "replies",
+//     "discards.<reason>", "advertisements", ...);
+//   - get_tunnels and get_tunnel_info: one record per binding, the tunnel's
+//     far end (Peer) being the care-of address and Iface its device;
+//   - destroy_tunnel: the binding goes as an expiry would take it (route,
+//     proxy ARP entry, tunnel reference), and the foreign agent holding it
+//     is sent a revocation when it supports them; the mobile may register
+//     again;
+//   - enable_mobile: disabling removes the binding likewise and denies the
+//     mobile's requests with 129 until it is enabled again, which restores
+//     the configuration's authorisation;
+//   - get_care_of_addr: the binding's care-of address.
+//
+// A home address without binding (or, for enable_mobile, not in
+// AUTHORIZEDLIST) is api.NotAvailable; one that is not an IPv4 address,
+// api.InvalidParams.
 //
 // # Registration
 //

@@ -2,26 +2,27 @@ package mn
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
+	"github.com/dynamics-go/dynamics/libdynamics/api"
 	"github.com/dynamics-go/dynamics/libdynamics/logging"
 	"github.com/dynamics-go/dynamics/libdynamics/mip"
 )
 
-// The errors of the blocking calls Connect, Confirm and Disconnect; the
-// control API answers with its return values for them.
+// The errors of the blocking calls Connect, Confirm and Disconnect; each
+// is also the control API's return value (errors.As gives an *api.Error):
+// in progress (-9), cancelled (-10), not available (-2).
 var (
 	// ErrInProgress: another Connect or Confirm is blocking; the call
 	// did nothing.
-	ErrInProgress = errors.New("mn: another connect or confirm is in progress")
+	ErrInProgress error = &callError{"mn: another connect or confirm is in progress", api.InProgress}
 	// ErrCancelled: a Disconnect (of a Connect or Confirm), or a Connect
 	// (of a Disconnect), ended the call before it completed.
-	ErrCancelled = errors.New("mn: cancelled")
+	ErrCancelled error = &callError{"mn: cancelled", api.Cancelled}
 	// ErrDisconnected: Confirm was called while the node is disconnected
 	// or disconnecting; there is no registration to confirm.
-	ErrDisconnected = errors.New("mn: disconnected")
+	ErrDisconnected error = &callError{"mn: disconnected", api.NotAvailable}
 )
 
 // DeniedError is a denial that ended a Confirm: the code the home agent or

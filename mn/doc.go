@@ -44,6 +44,38 @@
 // at a time (ErrInProgress); Disconnect cancels it (ErrCancelled); a
 // denial ending Confirm is a *DeniedError.
 //
+// # Control API
+//
+// Node is the backend of the control API's server (package api, served by
+// dynmnd on AdminSocket and MonitorSocket); every call runs in the loop
+// through Do (api.go). connect, confirm and disconnect are the blocking
+// calls above; their errors are the API's return values: in progress (-9),
+// cancelled (-10), denied (-4, "registration denied: code N (...)"), and
+// not available (-2) for a confirm while disconnected. The others:
+//
+//   - get_status: agent "mn", version, data path, uptime of the process;
+//     State "Connected" (registered), "Registering", "Searching" (no
+//     agent), "At home", "Deregistering", "Disconnecting",
+//     "Disconnected" or "Starting"; the home, care-of, foreign agent and
+//     home agent addresses, the lifetime granted and what remains of it,
+//     the tunneling mode, the interface, and the counters of
+//     Stats.Counters ("requests", "replies", "accepted", "denied.<code>",
+//     "solicitations", "advertisements" heard, "moves",
+//     "discards.<reason>", ...);
+//   - get_care_of_addr: the care-of address of the registration in force
+//     (api.NotAvailable when not registered away from home);
+//   - get_tunneling_mode and set_tunneling_mode: the mode changes at once;
+//     the kernel follows before the call returns, and a node registered
+//     away from home registers again so that its request's T flag matches;
+//   - update_location: a solicitation and a fresh request where the node
+//     is (at home, a deregistration); while searching, a solicitation now;
+//   - home_update: the node takes itself to be at home (its home agent's
+//     last advertisement, or the home agent on trust for the hold-down
+//     time) and deregisters.
+//
+// update_location and home_update are api.NotPermitted while the node is
+// disconnected.
+//
 // # What the mobile puts in the kernel
 //
 // At home: HomeNetPrefix on the interface and the default route through
@@ -100,7 +132,7 @@
 // ARPs for the home address by unicast is not answered either (RFC 5944
 // allows it; the suite's agents use the hardware address from the
 // request). Of the Dynamics system: the foreign agent hierarchy and its
-// session keys, signalling protection with IKEv2/MOBIKE, the control
-// sockets and dynmn_tool, several interfaces, link-layer hints of movement,
+// session keys, signalling protection with IKEv2/MOBIKE, several
+// interfaces, link-layer hints of movement,
 // and reloading the configuration on SIGHUP (logged and ignored).
 package mn
