@@ -43,6 +43,10 @@ type Loop struct {
 	log *slog.Logger
 	ctx context.Context
 	wg  sync.WaitGroup // probes in flight
+	// loaded is the configuration as loaded last (New, Reload), without
+	// what the control API changed since; a reload applies what differs
+	// from it.
+	loaded Config
 
 	state State
 	since time.Time
@@ -95,6 +99,8 @@ func newLoop(n *Node) *Loop {
 		held:  map[string]time.Time{},
 		coloc: -1,
 		stats: newStats(),
+
+		loaded: n.cfg,
 	}
 }
 

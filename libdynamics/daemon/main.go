@@ -16,8 +16,9 @@ type Command[C any] struct {
 	Load     func(path string) (C, error) // reads and checks the configuration file
 	Facility func(C) string               // the configured syslog facility
 	// Serve opens the sockets and the kernel, runs until SIGTERM or
-	// SIGINT, and removes the daemon's kernel state.
-	Serve func(C, *slog.Logger) error
+	// SIGINT, and removes the daemon's kernel state. reload reads the
+	// configuration file given at start-up again, for SIGHUP (see Reload).
+	Serve func(cfg C, log *slog.Logger, reload func() (C, error)) error
 }
 
 // Main is the body of every daemon's main: it parses the flags, prints the
@@ -25,6 +26,12 @@ type Command[C any] struct {
 // returning 2 on a broken file), sets up logging and serves. It returns the
 // exit status.
 func Main[C any](cmd Command[C], args []string, stdout, stderr io.Writer) int {
+	return run(cmd, args, stdout, stderr, logging.Options{})
+}
+
+// run is Main with the syslog server of logOpts (tests pass a socket of
+// their own); the rest of logOpts comes from the flags and configuration.
+func run[C any](cmd Command[C], args []string, stdout, stderr io.Writer, logOpts logging.Options) int {
 	flags, err := ParseFlags(cmd.Name, args, stderr)
 	if err != nil {
 		if errors.Is(err, ErrHelp) {
@@ -41,19 +48,19 @@ func Main[C any](cmd Command[C], args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return ExitCode(err)
 	}
-	log, closer, err := logging.New(logging.Options{
-		Daemon:     cmd.Name,
-		Foreground: flags.Foreground,
-		Debug:      flags.Debug,
-		Facility:   cmd.Facility(cfg),
-		Writer:     stderr,
-	})
+	logOpts.Daemon = cmd.Name
+	logOpts.Foreground = flags.Foreground
+	logOpts.Debug = flags.Debug
+	logOpts.Facility = cmd.Facility(cfg)
+	logOpts.Writer = stderr
+	log, closer, err := logging.New(logOpts)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: SyslogFacility: %v\n", flags.Config, err)
 		return 2
 	}
 	defer closer.Close()
-	if err := cmd.Serve(cfg, log); err != nil {
+	reload := func() (C, error) { return cmd.Load(flags.Config) }
+	if err := cmd.Serve(cfg, log, reload); err != nil {
 		log.Error(cmd.Role+" stopped", logging.KeyErr, err)
 		return ExitCode(err)
 	}

@@ -35,8 +35,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // serve opens the sockets and the kernel, runs the agent until SIGTERM or
-// SIGINT, and removes the agent's kernel state.
-func serve(cfg fa.Config, log *slog.Logger) (err error) {
+// SIGINT, and removes the agent's kernel state. On SIGHUP it applies the
+// configuration file as reload reads it again.
+func serve(cfg fa.Config, log *slog.Logger, reload func() (fa.Config, error)) (err error) {
 	if !cfg.CareOfAddress.IsValid() {
 		p, err := ifaceAddr(cfg.UpstreamInterface)
 		if err != nil {
@@ -100,7 +101,7 @@ func serve(cfg fa.Config, log *slog.Logger) (err error) {
 	for {
 		select {
 		case <-hup:
-			log.Warn("reload not yet supported; SIGHUP ignored")
+			_ = daemon.Reload(ctx, log, reload, agent.Reload)
 		case err := <-done:
 			if err == nil {
 				log.Info("foreign agent stopping")

@@ -36,8 +36,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // serve opens the sockets and the kernel, runs the agent until SIGTERM or
-// SIGINT, and removes the agent's kernel state.
-func serve(cfg ha.Config, log *slog.Logger) (err error) {
+// SIGINT, and removes the agent's kernel state. On SIGHUP it applies the
+// configuration file as reload reads it again.
+func serve(cfg ha.Config, log *slog.Logger, reload func() (ha.Config, error)) (err error) {
 	conn, err := net.ListenPacket("udp4", netip.AddrPortFrom(cfg.HAIPAddress, 434).String())
 	if err != nil {
 		return fmt.Errorf("HAIPAddress: %w", err)
@@ -87,7 +88,7 @@ func serve(cfg ha.Config, log *slog.Logger) (err error) {
 	for {
 		select {
 		case <-hup:
-			log.Warn("reload not yet supported; SIGHUP ignored")
+			_ = daemon.Reload(ctx, log, reload, agent.Reload)
 		case err := <-done:
 			if err == nil {
 				log.Info("home agent stopping")

@@ -35,8 +35,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // serve opens the sockets and the kernel, runs the mobile node until
-// SIGTERM or SIGINT, and removes its kernel state.
-func serve(cfg mn.Config, log *slog.Logger) (err error) {
+// SIGTERM or SIGINT, and removes its kernel state. On SIGHUP it applies the
+// configuration file as reload reads it again.
+func serve(cfg mn.Config, log *slog.Logger, reload func() (mn.Config, error)) (err error) {
 	lc, err := link.ListenPacket(cfg.Interface)
 	if err != nil {
 		return fmt.Errorf("interface %s: %w", cfg.Interface, err)
@@ -87,7 +88,7 @@ func serve(cfg mn.Config, log *slog.Logger) (err error) {
 	for {
 		select {
 		case <-hup:
-			log.Warn("reload not yet supported; SIGHUP ignored")
+			_ = daemon.Reload(ctx, log, reload, node.Reload)
 		case err := <-done:
 			return err
 		}
