@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"syscall"
 	"time"
 )
 
@@ -148,7 +149,7 @@ func (c *Client) Call(ctx context.Context, fn Func, params []byte) ([]byte, erro
 		return nil, c.ctxError(fn, context.DeadlineExceeded)
 	}
 	c.fail(err)
-	if errors.Is(err, io.EOF) {
+	if errors.Is(err, io.EOF) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) {
 		err = fmt.Errorf("the agent closed the connection: %w", err)
 	}
 	return nil, fmt.Errorf("api: %s on %s: %w", fn, c.path, err)
