@@ -41,8 +41,8 @@ type event struct {
 // poorRequest is the fixed part of a request that is otherwise malformed:
 // enough to deny it with code 70.
 type poorRequest struct {
-	home, ha netip.Addr
-	id       uint64
+	home, ha, coa netip.Addr
+	id            uint64
 }
 
 // post hands ev to the loop; false when the agent is stopping.
@@ -149,6 +149,7 @@ func (a *Agent) parseFrame(i int, pkt []byte, hw net.HardwareAddr) (event, bool)
 			ev.poor = poorRequest{
 				home: netip.AddrFrom4([4]byte(b[4:8])),
 				ha:   netip.AddrFrom4([4]byte(b[8:12])),
+				coa:  netip.AddrFrom4([4]byte(b[12:16])),
 				id:   binary.BigEndian.Uint64(b[16:24]),
 			}
 			return ev, true

@@ -31,7 +31,7 @@ func (a *Agent) handleReply(ev event) {
 			a.removePending(key)
 			a.log.Warn("reply failed Foreign-Home authentication", logging.KeyHome, r.Home,
 				logging.KeyHA, p.HA, logging.KeyID, r.ID, logging.KeyErr, err)
-			a.deny(p.Down, p.Home, p.HA, p.ID, mip.CodeFAHomeAgentAuthFailed, 0, "home agent failed authentication")
+			a.deny(p.Down, p.Home, p.HA, p.CareOf, p.ID, mip.CodeFAHomeAgentAuthFailed, 0, "home agent failed authentication")
 			return
 		}
 		if rs, err := mip.FindRevocationSupport(r.Extensions); err == nil && rs != nil {
@@ -46,18 +46,18 @@ func (a *Agent) handleReply(ev event) {
 			if _, ok := a.visitors.Get(p.Home); ok {
 				a.removeVisitor(p.Home)
 			}
-			a.log.Info("deregistration accepted", logging.KeyHome, p.Home, logging.KeyHA, p.HA,
+			a.log.Info("deregistration accepted", logging.KeyHome, p.Home, logging.KeyCoA, p.CareOf, logging.KeyHA, p.HA,
 				logging.KeyID, p.ID, logging.KeyCode, uint8(r.Code), logging.KeyIface, p.Down.Iface)
 		} else {
 			a.register(p, r)
-			a.log.Info("registration accepted", logging.KeyHome, p.Home, logging.KeyHA, p.HA,
-				logging.KeyCoA, p.CareOf, logging.KeyID, p.ID, logging.KeyCode, uint8(r.Code),
+			a.log.Info("registration accepted", logging.KeyHome, p.Home, logging.KeyCoA, p.CareOf,
+				logging.KeyHA, p.HA, logging.KeyID, p.ID, logging.KeyCode, uint8(r.Code),
 				logging.KeyIface, p.Down.Iface, "lifetime", r.Lifetime)
 		}
 	} else {
 		a.stats.countDeniedUpstream(r.Code)
-		a.log.Info("registration denied by home agent", logging.KeyHome, p.Home, logging.KeyHA, p.HA,
-			logging.KeyID, p.ID, logging.KeyCode, uint8(r.Code), logging.KeyIface, p.Down.Iface,
+		a.log.Info("registration denied by home agent", logging.KeyHome, p.Home, logging.KeyCoA, p.CareOf,
+			logging.KeyHA, p.HA, logging.KeyID, p.ID, logging.KeyCode, uint8(r.Code), logging.KeyIface, p.Down.Iface,
 			"reason", r.Code.String())
 	}
 	a.stats.Replies++

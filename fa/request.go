@@ -17,7 +17,7 @@ func (a *Agent) handle(ev event) {
 		a.handleRequest(ev)
 	case evPoorRequest:
 		d := a.downlink(ev)
-		a.deny(d, ev.poor.home, ev.poor.ha, ev.poor.id, mip.CodeFAPoorRequest, 0, "malformed request")
+		a.deny(d, ev.poor.home, ev.poor.ha, ev.poor.coa, ev.poor.id, mip.CodeFAPoorRequest, 0, "malformed request")
 	case evSolicit:
 		a.stats.Solicitations++
 		a.log.Debug("agent solicitation", "src", ev.src.Addr(), logging.KeyIface, a.links[ev.link].Conn.Info().Name)
@@ -51,14 +51,14 @@ func (a *Agent) handleRequest(ev event) {
 		logging.KeyCoA, req.CareOf, logging.KeyID, req.ID, logging.KeyIface, down.Iface,
 		"flags", req.Flags.String(), "lifetime", req.Lifetime, "hwaddr", down.HWAddr.String(), "src", ev.src)
 	if code, lifetime, why := a.check(req, down); code != mip.CodeAccepted {
-		a.deny(down, req.Home, req.HomeAgent, req.ID, code, lifetime, why)
+		a.deny(down, req.Home, req.HomeAgent, req.CareOf, req.ID, code, lifetime, why)
 		return
 	}
 	up := a.upward(req)
 	payload, err := a.relayPayload(req, up)
 	if err != nil {
 		a.log.Error("cannot relay request", logging.KeyHome, req.Home, logging.KeyID, req.ID, logging.KeyErr, err)
-		a.deny(down, req.Home, req.HomeAgent, req.ID, mip.CodeFAUnspecified, 0, "relay failed")
+		a.deny(down, req.Home, req.HomeAgent, req.CareOf, req.ID, mip.CodeFAUnspecified, 0, "relay failed")
 		return
 	}
 	a.addPending(req, down, up)
@@ -215,7 +215,7 @@ func (a *Agent) expirePending(now time.Time) {
 		a.removePending(q.key)
 		if latest {
 			a.stats.Timeouts++
-			a.deny(p.Down, p.Home, p.HA, p.ID, mip.CodeFATimeout, 0, "no reply from "+p.Up.String())
+			a.deny(p.Down, p.Home, p.HA, p.CareOf, p.ID, mip.CodeFATimeout, 0, "no reply from "+p.Up.String())
 		}
 	}
 	if n > 0 {
@@ -227,9 +227,9 @@ func (a *Agent) expirePending(now time.Time) {
 }
 
 // deny sends the mobile a Registration Reply with the agent's own code.
-func (a *Agent) deny(d Downlink, home, ha netip.Addr, id uint64, code mip.Code, lifetime uint16, why string) {
+func (a *Agent) deny(d Downlink, home, ha, coa netip.Addr, id uint64, code mip.Code, lifetime uint16, why string) {
 	a.stats.Denied[code]++
-	a.log.Info("registration denied", logging.KeyHome, home, logging.KeyHA, ha, logging.KeyID, id,
+	a.log.Info("registration denied", logging.KeyHome, home, logging.KeyCoA, coa, logging.KeyHA, ha, logging.KeyID, id,
 		logging.KeyCode, uint8(code), logging.KeyIface, d.Iface, "reason", why)
 	r := &mip.Reply{Code: code, Lifetime: lifetime, Home: home, HomeAgent: ha, ID: id}
 	b, err := r.Marshal()
