@@ -261,8 +261,7 @@ func (l *Loop) onReply(ev replyEvent, now time.Time) {
 func (l *Loop) accepted(p *attempt, r *mip.Reply, tx transmission, now time.Time) {
 	if p.dereg {
 		l.pending = nil
-		l.log.Info("deregistered", logging.KeyHome, l.cfg.Home, logging.KeyHA, l.cfg.HA, logging.KeyID, r.ID,
-			logging.KeyCode, int(r.Code))
+		l.log.Info("deregistered", p.attrs(l, logging.KeyID, r.ID, logging.KeyCode, int(r.Code))...)
 		l.confirmReply(tx, nil)
 		if l.disc {
 			l.enterDisconnected(now)
