@@ -192,7 +192,9 @@ func (s *Session) call(ctx context.Context, fn api.Func, params []byte) ([]byte,
 		s.drop()
 		return nil, errInterrupted
 	}
-	if cctx.Err() != nil {
+	if cctx.Err() != nil || expired(cctx) && errors.Is(err, api.ErrTimeout) {
+		// The client's time ran out (its socket deadline may fire a
+		// moment before the context notices).
 		s.drop()
 		return nil, &timeoutError{daemon: s.tool.Daemon, timeout: timeout}
 	}
@@ -203,6 +205,12 @@ func (s *Session) call(ctx context.Context, fn api.Func, params []byte) ([]byte,
 	path := s.path
 	s.drop()
 	return nil, &unreachableError{daemon: s.tool.Daemon, path: path, lost: true, err: err}
+}
+
+// expired reports whether ctx's deadline has passed.
+func expired(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 // emit prints one result: v as one JSON document with -json, otherwise
