@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Error is a failed call: the reply's return value and the message the
@@ -94,23 +95,34 @@ func CodeOf(err error) Code {
 	return Failed
 }
 
-// messageOf returns the text a failed call's reply carries: an *Error's
-// own message, or the error's text without the code text a wrapped
-// sentinel would repeat ("no binding for 10.1.0.10: not available" gives
-// "no binding for 10.1.0.10").
+// messageOf returns the text a failed call's reply carries. An *Error
+// gives its own message. An error wrapping one gives its text with the
+// code text the reply already carries left out: "no binding for
+// 10.1.0.10: not available" gives "no binding for 10.1.0.10", and
+// "destroy: not available: no binding" gives "destroy: no binding". An
+// error that only converts itself to an *Error (with an As method) gives
+// that *Error's message. Any other error gives its text.
 func messageOf(err error) string {
 	if err == nil {
 		return ""
 	}
-	if e, ok := err.(*Error); ok {
+	var e *Error
+	if !errors.As(err, &e) || e == nil {
+		return err.Error()
+	}
+	if err == error(e) {
 		return e.Message
 	}
 	msg := err.Error()
-	var e *Error
-	if errors.As(err, &e) && e != nil {
-		if suffix := ": " + e.Error(); len(msg) > len(suffix) && msg[len(msg)-len(suffix):] == suffix {
-			msg = msg[:len(msg)-len(suffix)]
+	if suffix := ": " + e.Error(); len(msg) > len(suffix) && strings.HasSuffix(msg, suffix) {
+		msg = strings.TrimSuffix(msg, suffix)
+		if e.Message != "" {
+			msg += ": " + e.Message
 		}
+		return msg
+	}
+	if e.Message != "" || msg == e.Error() {
+		return e.Message
 	}
 	return msg
 }

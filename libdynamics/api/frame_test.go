@@ -142,6 +142,8 @@ func TestCodeOf(t *testing.T) {
 		{context.Canceled, Cancelled, "context canceled"},
 		{errors.New("netlink: file exists"), Failed, "netlink: file exists"},
 		{&Error{Code: OK, Message: "odd"}, Failed, "odd"},
+		{fmt.Errorf("destroy: %w", &Error{Code: NotAvailable, Message: "no binding"}), NotAvailable, "destroy: no binding"},
+		{convertingError{}, Denied, "registration denied: code 131"},
 	} {
 		if got := CodeOf(tc.err); got != tc.code {
 			t.Errorf("CodeOf(%v) = %v, want %v", tc.err, got, tc.code)
@@ -170,4 +172,18 @@ func TestFuncAndDefaultSocket(t *testing.T) {
 			t.Errorf("DefaultSocket(%q, %v) = %q, want %q", tc.agent, tc.admin, got, tc.want)
 		}
 	}
+}
+
+// convertingError converts itself to an *Error, as an agent's own error
+// types do.
+type convertingError struct{}
+
+func (convertingError) Error() string { return "denied by the home agent (131)" }
+
+func (convertingError) As(target any) bool {
+	if p, ok := target.(**Error); ok {
+		*p = &Error{Code: Denied, Message: "registration denied: code 131"}
+		return true
+	}
+	return false
 }

@@ -23,6 +23,9 @@ func TestListenModeAndDirectory(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Listen(%s): %v", path, err)
 		}
+		if got := ln.Addr().String(); got != path {
+			t.Errorf("Addr() = %q, want %q", got, path)
+		}
 		fi, err := os.Lstat(path)
 		if err != nil {
 			t.Fatal(err)
@@ -42,6 +45,29 @@ func TestListenModeAndDirectory(t *testing.T) {
 	// Only the two sockets' files were ever there: no temporary left.
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 		t.Errorf("files left in the socket directory: %v", ents)
+	}
+}
+
+// A path just short enough for a socket address works although the
+// temporary name Listen binds first would not fit.
+func TestListenLongPath(t *testing.T) {
+	dir, err := os.MkdirTemp("", "apilong")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	name := strings.Repeat("s", maxSocketPath-1-len(dir)-1)
+	path := filepath.Join(dir, name)
+	if len(path) != maxSocketPath-1 {
+		t.Fatalf("path of %d bytes", len(path))
+	}
+	ln, err := Listen(path, AdminMode)
+	if err != nil {
+		t.Fatalf("Listen(a %d-byte path): %v", len(path), err)
+	}
+	ln.Close()
+	if _, err := Listen(path+"s", AdminMode); err == nil {
+		t.Fatalf("Listen(a %d-byte path) succeeded", len(path)+1)
 	}
 }
 

@@ -78,7 +78,12 @@ func Listen(path string, mode fs.FileMode) (net.Listener, error) {
 		return nil, fmt.Errorf("api: %w", err)
 	}
 
+	// The temporary name must fit a socket address (108 bytes) where path
+	// does.
 	tmp := filepath.Join(dir, "."+filepath.Base(path)+"."+strconv.Itoa(os.Getpid()))
+	if len(tmp) >= maxSocketPath && len(path) < maxSocketPath {
+		tmp = filepath.Join(dir, "."+strconv.Itoa(os.Getpid()))
+	}
 	os.Remove(tmp) // one left by an earlier process with our pid
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmp, Net: "unix"})
 	if err != nil {
@@ -103,6 +108,9 @@ func Listen(path string, mode fs.FileMode) (net.Listener, error) {
 	return &listener{UnixListener: ln, path: path, fi: fi}, nil
 }
 
+// maxSocketPath is the size of sun_path in a Linux socket address.
+const maxSocketPath = 108
+
 // listener removes its socket file on Close if the file is still its own.
 type listener struct {
 	*net.UnixListener
@@ -110,6 +118,10 @@ type listener struct {
 	fi   fs.FileInfo
 	once sync.Once
 }
+
+// Addr returns the socket's path (not the temporary name it was bound
+// under).
+func (l *listener) Addr() net.Addr { return &net.UnixAddr{Name: l.path, Net: "unix"} }
 
 func (l *listener) Close() error {
 	err := l.UnixListener.Close()
