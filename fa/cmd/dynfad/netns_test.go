@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dynamics-go/dynamics/internal/netnstest"
+	"github.com/dynamics-go/dynamics/libdynamics/api"
 	"github.com/dynamics-go/dynamics/libdynamics/discovery"
 	"github.com/dynamics-go/dynamics/libdynamics/link"
 	"github.com/dynamics-go/dynamics/libdynamics/mip"
@@ -63,6 +64,8 @@ func TestNetns(t *testing.T) {
 	text := "UpstreamInterface eth0\nAgentAdvInterval 200ms\nTunnelMode userspace\nStateFile " +
 		filepath.Join(dir, "dynfad.state") + "\nINTERFACES_BEGIN\neth1\nINTERFACES_END\n" +
 		"SECURITY_BEGIN\n10.1.0.1 2001 hmac-md5 0102030405060708090a0b0c0d0e0f10\nSECURITY_END\n"
+	admin, monitor := filepath.Join(dir, "fa.sock"), filepath.Join(dir, "fa-monitor.sock")
+	text += "AdminSocket " + admin + "\nMonitorSocket " + monitor + "\n"
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -150,6 +153,16 @@ func TestNetns(t *testing.T) {
 	if snmp := netnstest.RunIn(t, faNS, "cat", "/proc/net/snmp"); icmpOutDestUnreachs(snmp) != 0 {
 		t.Errorf("the agent sent ICMP destination unreachable:\n%s", snmp)
 	}
+	// The control API's monitor socket shows the visitor.
+	c, err := api.Dial(monitor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list, err := c.GetTunnels(5 * time.Second); err != nil || len(list) != 1 || list[0].Home != home ||
+		list[0].State != "registered" || list[0].Link != "eth1" || list[0].Iface != "dynfa1" {
+		t.Errorf("get_tunnels = %+v, %v", list, err)
+	}
+	c.Close()
 
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)
@@ -173,6 +186,11 @@ func TestNetns(t *testing.T) {
 	}
 	if f := strings.TrimSpace(netnstest.RunIn(t, faNS, "sysctl", "-n", "net.ipv4.ip_forward")); f != forward {
 		t.Errorf("ip_forward %s after exit, was %s", f, forward)
+	}
+	for _, path := range []string{admin, monitor} {
+		if _, err := os.Stat(path); !os.IsNotExist(err) {
+			t.Errorf("control socket %s left after exit (%v)", path, err)
+		}
 	}
 }
 

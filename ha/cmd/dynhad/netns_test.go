@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/dynamics-go/dynamics/internal/netnstest"
+	"github.com/dynamics-go/dynamics/libdynamics/api"
 	"github.com/dynamics-go/dynamics/libdynamics/link"
 	"github.com/dynamics-go/dynamics/libdynamics/mip"
 )
@@ -85,7 +86,10 @@ func TestNetns(t *testing.T) {
 
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "dynhad.conf")
-	if err := os.WriteFile(conf, fmt.Appendf(nil, testConf, filepath.Join(dir, "dynhad.state")), 0o600); err != nil {
+	admin, monitor := filepath.Join(dir, "ha.sock"), filepath.Join(dir, "ha-monitor.sock")
+	text := fmt.Appendf(nil, testConf, filepath.Join(dir, "dynhad.state"))
+	text = fmt.Appendf(text, "AdminSocket %s\nMonitorSocket %s\n", admin, monitor)
+	if err := os.WriteFile(conf, text, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	var out syncBuffer
@@ -209,6 +213,18 @@ func TestNetns(t *testing.T) {
 
 	// SIGTERM with a binding in place: everything goes.
 	register(600)
+	// The control API shows the binding, on the data path the daemon took.
+	c, err := api.Dial(admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list, err := c.GetTunnels(5 * time.Second); err != nil || len(list) != 1 || list[0].Home != home || list[0].CareOf != faAddr {
+		t.Errorf("get_tunnels = %+v, %v; want %s at %s", list, err, home, faAddr)
+	}
+	if st, err := c.GetStatus(5 * time.Second); err != nil || st.Agent != "ha" || st.DataPath != "userspace" {
+		t.Errorf("get_status = %+v, %v", st, err)
+	}
+	c.Close()
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-done:
@@ -229,6 +245,11 @@ func TestNetns(t *testing.T) {
 	}
 	if f := strings.TrimSpace(netnstest.RunIn(t, haNS, "sysctl", "-n", "net.ipv4.ip_forward")); f != forward {
 		t.Errorf("ip_forward %s after exit, was %s", f, forward)
+	}
+	for _, path := range []string{admin, monitor} {
+		if _, err := os.Stat(path); !os.IsNotExist(err) {
+			t.Errorf("control socket %s left after exit (%v)", path, err)
+		}
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/mdlayher/arp"
 
 	"github.com/dynamics-go/dynamics/internal/netnstest"
+	"github.com/dynamics-go/dynamics/libdynamics/api"
 	"github.com/dynamics-go/dynamics/libdynamics/discovery"
 	"github.com/dynamics-go/dynamics/libdynamics/link"
 	"github.com/dynamics-go/dynamics/libdynamics/mip"
@@ -75,7 +76,8 @@ func (p *pair) start(extra string) {
 	conf := filepath.Join(p.dir, "dynmnd.conf")
 	text := "MNHomeIPAddress 10.1.0.10\nHAIPAddress 10.1.0.1\nHomeNetPrefix 10.1.0.0/24\nHomeGateway 10.1.0.254\n" +
 		"Interface eth0\nSPI 1000\nSharedSecret 00112233445566778899aabbccddeeff\nSolicitInterval 200ms\n" +
-		"RetryInterval 500ms\nTunnelMode userspace\nStateFile " + filepath.Join(p.dir, "dynmnd.state") + "\n" + extra
+		"RetryInterval 500ms\nTunnelMode userspace\nStateFile " + filepath.Join(p.dir, "dynmnd.state") + "\n" +
+		"AdminSocket " + p.socket(true) + "\nMonitorSocket " + p.socket(false) + "\n" + extra
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -116,6 +118,19 @@ func (p *pair) stop(before map[string]string) {
 	if _, err := os.Stat(filepath.Join(p.dir, "dynmnd.state")); !os.IsNotExist(err) {
 		t.Errorf("state file left after a clean exit: %v", err)
 	}
+	for _, admin := range []bool{true, false} {
+		if _, err := os.Stat(p.socket(admin)); !os.IsNotExist(err) {
+			t.Errorf("control socket %s left after a clean exit (%v)", p.socket(admin), err)
+		}
+	}
+}
+
+// socket is the path of dynmnd's admin or monitor socket.
+func (p *pair) socket(admin bool) string {
+	if admin {
+		return filepath.Join(p.dir, "mn.sock")
+	}
+	return filepath.Join(p.dir, "mn-monitor.sock")
 }
 
 // state is what dynmnd may change in the mobile's namespace.
@@ -222,6 +237,16 @@ func TestNetnsForeignAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.waitFor("default via 10.2.0.1 dev eth0 proto 158 src 10.1.0.10", "ip", "route")
+	// The control API reports the registration.
+	c, err := api.Dial(p.socket(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := c.GetStatus(5 * time.Second); err != nil || st.State != "Connected" || st.FA != faAddr ||
+		st.CareOf != netip.MustParseAddr("10.0.1.2") || st.DataPath != "userspace" {
+		t.Errorf("get_status = %+v, %v", st, err)
+	}
+	c.Close()
 	if n := netnstest.RunIn(t, p.mn, "ip", "neigh", "show", "10.2.0.1"); !strings.Contains(n, "PERMANENT") {
 		t.Errorf("neighbour entry for the agent: %q", n)
 	}
