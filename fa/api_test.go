@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -168,5 +169,33 @@ func TestAPIDestroyTunnel(t *testing.T) {
 	}
 	if s := b.stats(); s.Pending != 0 || s.Visitors != 0 {
 		t.Errorf("after destroying a pending mobile: stats %+v", s)
+	}
+}
+
+// TestSocketLabels checks AdminSocket and MonitorSocket: the defaults of
+// api.DefaultSocket, "" to turn a socket off, and the refusals.
+func TestSocketLabels(t *testing.T) {
+	const base = "UpstreamInterface eth0\nINTERFACES_BEGIN\neth1\nINTERFACES_END\n"
+	c, err := ParseConfig("test.conf", strings.NewReader(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := DefaultConfig()
+	if c.AdminSocket != api.DefaultSocket("fa", true) || c.MonitorSocket != api.DefaultSocket("fa", false) ||
+		d.AdminSocket != c.AdminSocket || d.MonitorSocket != c.MonitorSocket {
+		t.Errorf("default sockets %q and %q (DefaultConfig %q and %q)", c.AdminSocket, c.MonitorSocket, d.AdminSocket, d.MonitorSocket)
+	}
+	c, err = ParseConfig("test.conf", strings.NewReader(base+"AdminSocket \"\"\nMonitorSocket /tmp/m.sock\n"))
+	if err != nil || c.AdminSocket != "" || c.MonitorSocket != "/tmp/m.sock" {
+		t.Errorf("AdminSocket \"\": %q %q, %v", c.AdminSocket, c.MonitorSocket, err)
+	}
+	for _, bad := range []struct{ text, want string }{
+		{"AdminSocket /tmp/x.sock\nMonitorSocket /tmp/x.sock\n", "MonitorSocket: \"/tmp/x.sock\" is also the AdminSocket"},
+		{"MonitorSocket /" + strings.Repeat("s", 107) + "\n", "MonitorSocket: "},
+	} {
+		_, err := ParseConfig("test.conf", strings.NewReader(base+bad.text))
+		if err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%q: %v, want an error with %q", bad.text, err, bad.want)
+		}
 	}
 }

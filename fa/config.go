@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/dynamics-go/dynamics/libdynamics/api"
 	"github.com/dynamics-go/dynamics/libdynamics/config"
 	"github.com/dynamics-go/dynamics/libdynamics/daemon"
 	"github.com/dynamics-go/dynamics/libdynamics/mip"
@@ -110,8 +111,8 @@ func DefaultConfig() Config {
 		TunnelPrefix:          "dynfa",
 		StateFile:             "/run/dynamics/dynfad.state",
 		SyslogFacility:        "local0",
-		AdminSocket:           "/run/dynamics/fa.sock",
-		MonitorSocket:         "/run/dynamics/fa-monitor.sock",
+		AdminSocket:           api.DefaultSocket("fa", true),
+		MonitorSocket:         api.DefaultSocket("fa", false),
 	}
 }
 

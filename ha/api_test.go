@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -209,5 +210,33 @@ func TestAPIAfterStop(t *testing.T) {
 	}
 	if _, err := b.agent.GetStatus(apiCtx(t)); !errors.Is(err, ErrStopped) {
 		t.Errorf("GetStatus after Run: %v, want ErrStopped", err)
+	}
+}
+
+// TestSocketLabels checks AdminSocket and MonitorSocket: the defaults of
+// api.DefaultSocket, "" to turn a socket off, and the refusals.
+func TestSocketLabels(t *testing.T) {
+	const base = "HAIPAddress 10.1.0.1\nHomeNetPrefix 10.1.0.0/24\nHomeInterface eth0\n"
+	c, err := ParseConfig("test.conf", strings.NewReader(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := DefaultConfig()
+	if c.AdminSocket != api.DefaultSocket("ha", true) || c.MonitorSocket != api.DefaultSocket("ha", false) ||
+		d.AdminSocket != c.AdminSocket || d.MonitorSocket != c.MonitorSocket {
+		t.Errorf("default sockets %q and %q (DefaultConfig %q and %q)", c.AdminSocket, c.MonitorSocket, d.AdminSocket, d.MonitorSocket)
+	}
+	c, err = ParseConfig("test.conf", strings.NewReader(base+"AdminSocket \"\"\nMonitorSocket /tmp/m.sock\n"))
+	if err != nil || c.AdminSocket != "" || c.MonitorSocket != "/tmp/m.sock" {
+		t.Errorf("AdminSocket \"\": %q %q, %v", c.AdminSocket, c.MonitorSocket, err)
+	}
+	for _, bad := range []struct{ text, want string }{
+		{"AdminSocket /tmp/x.sock\nMonitorSocket /tmp/x.sock\n", "MonitorSocket: \"/tmp/x.sock\" is also the AdminSocket"},
+		{"MonitorSocket /" + strings.Repeat("s", 107) + "\n", "MonitorSocket: "},
+	} {
+		_, err := ParseConfig("test.conf", strings.NewReader(base+bad.text))
+		if err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%q: %v, want an error with %q", bad.text, err, bad.want)
+		}
 	}
 }

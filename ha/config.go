@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/dynamics-go/dynamics/libdynamics/api"
 	"github.com/dynamics-go/dynamics/libdynamics/config"
 	"github.com/dynamics-go/dynamics/libdynamics/daemon"
 	"github.com/dynamics-go/dynamics/libdynamics/mip"
@@ -133,8 +134,8 @@ func DefaultConfig() Config {
 		TunnelPrefix:     "dynha",
 		StateFile:        "/run/dynamics/dynhad.state",
 		SyslogFacility:   "local0",
-		AdminSocket:      "/run/dynamics/ha.sock",
-		MonitorSocket:    "/run/dynamics/ha-monitor.sock",
+		AdminSocket:      api.DefaultSocket("ha", true),
+		MonitorSocket:    api.DefaultSocket("ha", false),
 	}
 }
 

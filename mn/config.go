@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dynamics-go/dynamics/libdynamics/api"
 	"github.com/dynamics-go/dynamics/libdynamics/config"
 	"github.com/dynamics-go/dynamics/libdynamics/daemon"
 	"github.com/dynamics-go/dynamics/libdynamics/mip"
@@ -188,8 +189,8 @@ func DefaultConfig() Config {
 		TunnelPrefix:     "dynmn",
 		StateFile:        "/run/dynamics/dynmnd.state",
 		SyslogFacility:   "local0",
-		AdminSocket:      "/run/dynamics/mn.sock",
-		MonitorSocket:    "/run/dynamics/mn-monitor.sock",
+		AdminSocket:      api.DefaultSocket("mn", true),
+		MonitorSocket:    api.DefaultSocket("mn", false),
 	}
 }
 
