@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -271,5 +272,66 @@ func TestSocketLabels(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("%q: %v, want an error with %q", bad.text, err, bad.want)
 		}
+	}
+}
+
+// TestAPIBlockingCalls drives connect and disconnect through the control
+// API's server and client: a second connect while one blocks is answered
+// in progress (-9), and a disconnect cancels the blocking one (-10).
+func TestAPIBlockingCalls(t *testing.T) {
+	b := newBed(t, disconnectedConfig())
+	ln, err := api.Listen(filepath.Join(t.TempDir(), "mn.sock"), api.AdminMode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- api.NewServer(b.node, nil).Serve(ctx, ln, true) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	client := func() *api.Client {
+		c, err := api.Dial(ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	first, second := client(), client()
+
+	// No agent is heard: the first connect blocks.
+	blocked := make(chan error, 1)
+	go func() { blocked <- first.Connect(2 * wait) }()
+	deadline := time.Now().Add(wait)
+	for b.calls()[0] == (*waiter)(nil) {
+		if time.Now().After(deadline) {
+			t.Fatal("the connect did not reach the loop")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	err = second.Connect(wait)
+	if api.CodeOf(err) != api.InProgress || !errors.Is(err, api.ErrInProgress) {
+		t.Errorf("second connect: %v, want in progress (%d)", err, api.InProgress)
+	}
+	if s, err := second.GetStatus(wait); err != nil || s.State != "Searching" {
+		t.Errorf("status while connecting: %+v, %v", s, err)
+	}
+	if err := second.Disconnect(wait); err != nil {
+		t.Fatalf("disconnect: %v", err)
+	}
+	select {
+	case err := <-blocked:
+		if api.CodeOf(err) != api.Cancelled || !errors.Is(err, api.ErrCancelled) {
+			t.Errorf("blocked connect: %v, want cancelled (%d)", err, api.Cancelled)
+		}
+	case <-time.After(wait):
+		t.Fatal("the blocked connect did not return")
+	}
+	if s, err := second.GetStatus(wait); err != nil || s.State != "Disconnected" {
+		t.Errorf("status after disconnect: %+v, %v", s, err)
 	}
 }
