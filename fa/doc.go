@@ -128,5 +128,21 @@
 // errors, 75, 76 and 79. The rate limit of one denial per second per
 // mobile. Revocations sent by the agent itself, and informing mobiles of
 // revocations (the I bit), also after destroy_tunnel. Minimal and GRE
-// encapsulation, UDP tunnelling (RFC 3519). Reloading the configuration.
+// encapsulation, UDP tunnelling (RFC 3519).
+//
+// # Logging and reload
+//
+// Every registration decision the mobile hears of (the agent's own denial,
+// the home agent's reply relayed, a timeout) is one Info line with the keys
+// home, coa, ha, id, code and iface.
+//
+// Reload (dynfad's SIGHUP) applies a new configuration in the loop and
+// keeps every visitor and pending request (reload.go has the details): the
+// advertisement settings, MaxLifetime, MaxVisitors, ReverseTunnel,
+// RegistrationRequired, EnableFADecapsulation and SECURITY apply at once or
+// to the next request; PendingTimeout moves the deadlines of the requests
+// already pending too. UpstreamInterface, CareOfAddress, INTERFACES, the
+// hierarchy, TunnelMode, TunnelPrefix, StateFile, SyslogFacility and the
+// control sockets keep their running values and are named in one warning,
+// "needs a restart: ...".
 package fa

@@ -108,8 +108,23 @@
 // from a sender the agent shares an association with, the Revocation
 // Support extension (accepted registrations whose request had it) and a
 // Foreign-Home authenticator. Every decision is one log line at Info (Warn
-// for authentication failures, Error for kernel failures) with the keys home, coa, ha, fa, id and code;
-// message detail is at Debug.
+// for authentication failures, Error for kernel failures) with the keys
+// home, coa, ha, fa (the sender), id and code; message detail is at Debug.
+//
+// # Reload
+//
+// Reload (dynhad's SIGHUP) applies a new configuration in the loop and
+// keeps every binding it still allows (reload.go has the details): a
+// mobile node added to AUTHORIZEDLIST may register at once; one removed
+// loses its binding, route, proxy entry and tunnel reference (its foreign
+// agent is sent a revocation) and is denied with 131 from then on; a
+// changed security association applies to the next request. SECURITY,
+// RequireFAAuth, MaxBindings, MaxLifetime and ReplayWindow apply to the
+// next request, the advertisement settings at once. HAIPAddress,
+// HomeNetPrefix, HomeInterface, TunnelMode, TunnelPrefix, StateFile,
+// SyslogFacility and the control sockets keep their running values and are
+// named in one warning, "needs a restart: ...". Whether the control API
+// disabled a mobile node survives a reload.
 //
 // # Kernel state
 //
@@ -137,5 +152,5 @@
 // and NAI-based home address assignment (RFC 2794); the Encapsulating Delivery Style extension
 // of RFC 3024; the I bit of RFC 3543 (the agent never asks a foreign agent
 // to inform the mobile node); the Dynamics hierarchy and its session keys;
-// reloading the configuration on SIGHUP; keeping bindings across a restart.
+// keeping bindings across a restart.
 package ha

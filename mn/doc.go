@@ -133,6 +133,22 @@
 // allows it; the suite's agents use the hardware address from the
 // request). Of the Dynamics system: the foreign agent hierarchy and its
 // session keys, signalling protection with IKEv2/MOBIKE, several
-// interfaces, link-layer hints of movement,
-// and reloading the configuration on SIGHUP (logged and ignored).
+// interfaces, link-layer hints of movement.
+//
+// # Logging and reload
+//
+// The outcome of each request (registered, deregistered, denied) is one
+// Info line with the keys home, coa, ha, fa (through a foreign agent), id
+// and code.
+//
+// Reload (dynmnd's SIGHUP) applies what differs from the configuration
+// loaded last, in the loop, and keeps the registration (reload.go has the
+// details): the security association and Lifetime apply to the next
+// request, the retry and solicitation timing at once, HomeGateway and
+// TunnelingMode at once (a tunneling mode set through the control API
+// stays until the file's changes). MNHomeIPAddress, HAIPAddress,
+// HomeNetPrefix, Interface, COLOCATED, StartDisconnected, TunnelMode,
+// TunnelPrefix, StateFile, SyslogFacility and the control sockets keep
+// their running values and are named in one warning, "needs a restart:
+// ...".
 package mn
