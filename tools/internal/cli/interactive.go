@@ -72,8 +72,9 @@ func (r scanReader) readLine() (string, error) {
 // history. The terminal is in raw mode only while a line is read, so that
 // a command's output and Ctrl-C behave as usual.
 type termReader struct {
-	fd int
-	t  *term.Terminal
+	fd  int
+	out io.Writer
+	t   *term.Terminal
 }
 
 func newTermReader(stdin io.Reader, stdout io.Writer, prompt string) (*termReader, bool) {
@@ -89,7 +90,7 @@ func newTermReader(stdin io.Reader, stdout io.Writer, prompt string) (*termReade
 		io.Reader
 		io.Writer
 	}{in, out}
-	return &termReader{fd: int(in.Fd()), t: term.NewTerminal(rw, prompt)}, true
+	return &termReader{fd: int(in.Fd()), out: out, t: term.NewTerminal(rw, prompt)}, true
 }
 
 func (r *termReader) readLine() (string, error) {
@@ -99,5 +100,9 @@ func (r *termReader) readLine() (string, error) {
 	}
 	line, err := r.t.ReadLine()
 	term.Restore(r.fd, old)
+	if errors.Is(err, io.EOF) {
+		// Ctrl-D or Ctrl-C: end the prompt's line.
+		io.WriteString(r.out, "\n")
+	}
 	return line, err
 }
