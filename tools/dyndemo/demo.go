@@ -127,7 +127,10 @@ func (d *demo) run(ctx context.Context) (code int) {
 			return exitInterrupted
 		}
 		d.stops[len(d.stops)-1].end = time.Now()
-		d.kernelState()
+		d.agentTables()
+		if d.opts.kernel {
+			d.kernelState()
+		}
 	}
 	d.printf("\nWaiting %v for the last replies...\n", testbed.PingWait)
 	select {

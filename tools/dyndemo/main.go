@@ -2,11 +2,14 @@
 // builds the testbed, starts dynhad, dynfad and dynmnd on it, pings the
 // mobile's home address from the correspondent host without pause, and moves
 // the mobile home -> fa1 -> fa2 -> home. Each move gets a banner, every
-// second a line about the ping, and after each stop the kernel state the
-// daemons installed on every host; a table of lost pings per move closes
-// the run. Everything is removed at the end, also after Ctrl-C or SIGTERM.
+// second a line about the ping, and after each stop the tables the agents
+// report through their control API's monitor sockets (the home agent's
+// bindings, each foreign agent's visitors, the mobile's connection) and,
+// with -kernel, the kernel state the daemons installed on every host; a
+// table of lost pings per move closes the run. Everything is removed at the
+// end, also after Ctrl-C or SIGTERM.
 //
-//	dyndemo [-hier] [-mode full|triangle|none] [-dwell SECONDS] [-route home,fa1,fa2,home] [-bin DIR] [-logs DIR] [-v]
+//	dyndemo [-hier] [-mode full|triangle|none] [-dwell SECONDS] [-route home,fa1,fa2,home] [-kernel] [-bin DIR] [-logs DIR] [-v]
 //
 // It needs root (network namespaces), iproute2 and ping, and the daemon
 // binaries next to it (`make demo` builds them into bin/ first).
@@ -59,6 +62,7 @@ type options struct {
 	binDir  string
 	logDir  string
 	verbose bool
+	kernel  bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -72,8 +76,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.binDir, "bin", "", "`directory` holding dynhad, dynfad and dynmnd (default: the one holding dyndemo)")
 	fs.StringVar(&o.logDir, "logs", "", "`directory` for the configurations and daemon logs (default: a new one under $TMPDIR, kept)")
 	fs.BoolVar(&o.verbose, "v", false, "also print every testbed step")
+	fs.BoolVar(&o.kernel, "kernel", false, "after each stop, also print the kernel state the daemons changed on every host")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: dyndemo [-hier] [-mode full|triangle|none] [-dwell SECONDS] [-route home,fa1,fa2,home] [-bin DIR] [-logs DIR] [-v]")
+		fmt.Fprintln(stderr, "usage: dyndemo [-hier] [-mode full|triangle|none] [-dwell SECONDS] [-route home,fa1,fa2,home] [-kernel] [-bin DIR] [-logs DIR] [-v]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
