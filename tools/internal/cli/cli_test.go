@@ -351,6 +351,18 @@ func TestMonitorFallback(t *testing.T) {
 	if calls := a.Calls(); len(calls) != 4 || strings.Contains(strings.Join(calls, ","), "destroy") {
 		t.Errorf("agent served %q", calls)
 	}
+
+	// No monitor socket either: the admin socket's error, no hint.
+	tool.socket = func(_ string, admin bool) string {
+		if admin {
+			return a.Admin
+		}
+		return a.Dir + "/none.sock"
+	}
+	code, _, stderr = runTool(tool, "", "status")
+	if code != ExitUnreachable || !strings.HasPrefix(stderr, "dynha_tool: permission denied: socket "+a.Admin) || strings.Contains(stderr, "-p") {
+		t.Errorf("no monitor socket: exit %d, stderr %q", code, stderr)
+	}
 }
 
 // The same with real file permissions, where they bind.

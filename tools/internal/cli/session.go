@@ -158,6 +158,7 @@ func (s *Session) connect() (*api.Client, error) {
 	}
 	mc, merr := s.tool.dialSocket(monitor)
 	if merr != nil {
+		ue.monitor = "" // no use suggesting it
 		return nil, ue
 	}
 	if !s.noted {
