@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -303,4 +304,40 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestNetnsSocketError checks that a control socket that cannot be opened
+// stops dynhad at start-up with an error naming the label, and that the
+// socket it had opened already is removed.
+func TestNetnsSocketError(t *testing.T) {
+	netnstest.RequireRoot(t)
+	netnstest.RequireCommand(t, "ip", "iproute2 makes the namespace")
+	ns := netnstest.New(t, "hsock")
+	ns.Run("ip", "addr", "add", "10.1.0.1/24", "dev", "lo")
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "dynhad")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	admin, taken := filepath.Join(dir, "ha.sock"), filepath.Join(dir, "taken")
+	if err := os.WriteFile(taken, []byte("not a socket\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "dynhad.conf")
+	text := fmt.Sprintf("HAIPAddress 10.1.0.1\nHomeNetPrefix 10.1.0.0/24\nHomeInterface lo\nAgentAdvInterval 0\n"+
+		"TunnelMode userspace\nStateFile %s\nAdminSocket %s\nMonitorSocket %s\n", filepath.Join(dir, "dynhad.state"), admin, taken)
+	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := ns.Output(bin, "-c", conf, "--fg")
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(out, "MonitorSocket: ") {
+		t.Errorf("dynhad with a taken MonitorSocket: %v, output:\n%s\nwant exit 1 naming MonitorSocket", err, out)
+	}
+	if _, err := os.Stat(admin); !os.IsNotExist(err) {
+		t.Errorf("the admin socket was left behind (%v)", err)
+	}
+	if b, err := os.ReadFile(taken); err != nil || string(b) != "not a socket\n" {
+		t.Errorf("the file at MonitorSocket was changed: %q, %v", b, err)
+	}
 }
