@@ -124,7 +124,7 @@ func Destroy() Command {
 func Enable(enable bool) Command {
 	cmd := Command{Name: "enable", Args: "<home>", Help: "accept registrations of the mobile with this home address", Write: true}
 	if !enable {
-		cmd.Name, cmd.Help = "disable", "refuse registrations of the mobile with this home address"
+		cmd.Name, cmd.Help = "disable", "remove the binding of the mobile with this home address and refuse its registrations"
 	}
 	cmd.Run = func(ctx context.Context, s *Session, args []string) error {
 		if len(args) != 1 {
