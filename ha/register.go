@@ -134,6 +134,14 @@ func (a *Agent) handleRequest(req *mip.Request, src netip.AddrPort) {
 		a.deny(r, code, slog.LevelError, "cannot install the binding", logging.KeyErr, err)
 		return
 	}
+	// A revocation still being retransmitted to the agent this request
+	// came through is stale: the mobile is back there, and a late copy
+	// would remove its new visitor entry.
+	if _, ok := a.revocations[revKey{req.Home, src.Addr()}]; ok {
+		delete(a.revocations, revKey{req.Home, src.Addr()})
+		a.log.Debug("pending revocation dropped: the mobile registered through that agent again",
+			logging.KeyHome, req.Home, logging.KeyFA, src.Addr())
+	}
 	code := mip.CodeAccepted
 	if req.Flags.Has(mip.FlagSimultaneous) {
 		code = mip.CodeAcceptedNoSimultaneous

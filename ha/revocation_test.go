@@ -92,6 +92,27 @@ func TestMoveRevokesOldForeignAgent(t *testing.T) {
 	b.nothing(b.fa1)
 }
 
+// A mobile that comes back to the foreign agent it left before that agent
+// acknowledged the revocation must not lose its new visitor entry to a late
+// retransmission: the registration through that agent ends the revocation.
+func TestReturnCancelsPendingRevocation(t *testing.T) {
+	b := newBed(t, testConfig())
+	b.register(req{})
+	b.register(req{coa: fa2Addr})
+	b.readRevocation(b.fa1, fa1SA)
+	b.register(req{}) // back through fa1, unacknowledged
+	b.readRevocation(b.fa2, fa2SA)
+	b.advance(10 * time.Second)
+	b.nothing(b.fa1)
+	var revs []Revocation
+	b.do(func(s *State) { revs = s.Revocations() })
+	for _, r := range revs {
+		if r.FA == fa1Addr {
+			t.Errorf("revocation to fa1 still pending after the mobile returned: %+v", r)
+		}
+	}
+}
+
 // A revocation nobody acknowledges is sent RevocationTries times, at
 // doubling intervals, and then given up; the loop never waits for it.
 func TestRevocationAbandoned(t *testing.T) {
