@@ -84,7 +84,10 @@ func normalise(kind, out string) []string {
 			}
 			l = f[1] + " " + f[3]
 		case "link": // "5: eth0@if6: <BROADCAST,...> mtu 1500 ..."
-			if len(f) < 2 {
+			// ip also writes notes such as "Peer netns reference is
+			// invalid." when a veth's peer namespace is being torn
+			// down; only numbered lines are links.
+			if len(f) < 2 || !strings.HasSuffix(f[0], ":") || strings.Trim(f[0], "0123456789:") != "" {
 				continue
 			}
 			name, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
