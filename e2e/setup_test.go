@@ -53,8 +53,10 @@ var built struct {
 	err  error
 }
 
-// daemonNames are the binaries the scenario runs.
-var daemonNames = []string{testbed.HADaemon, testbed.FADaemon, testbed.MNDaemon}
+// daemonNames are the binaries the scenario runs: the daemons and the
+// operator tools.
+var daemonNames = []string{testbed.HADaemon, testbed.FADaemon, testbed.MNDaemon,
+	"dynha_tool", "dynfa_tool", "dynmn_tool", "dynmn_ctl"}
 
 // requireDaemons builds dynhad, dynfad and dynmnd from this module into a
 // temporary directory and returns it; it skips the test when they do not
@@ -80,7 +82,7 @@ func buildDaemons() (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	list := exec.CommandContext(ctx, goCmd, "list", "-e", "-f", `{{if eq .Name "main"}}{{.ImportPath}}{{end}}`,
-		"./ha/...", "./fa/...", "./mn/...")
+		"./ha/...", "./fa/...", "./mn/...", "./tools/...")
 	list.Dir = root
 	out, err := list.Output()
 	if err != nil {
@@ -99,7 +101,7 @@ func buildDaemons() (string, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return "", fmt.Errorf("no main package for %s under ha/, fa/, mn/", strings.Join(missing, ", "))
+		return "", fmt.Errorf("no main package for %s under ha/, fa/, mn/, tools/", strings.Join(missing, ", "))
 	}
 	dir, err := os.MkdirTemp("", "dyn-e2e-bin-")
 	if err != nil {
