@@ -22,6 +22,11 @@ type Stats struct {
 	Timeouts uint64
 	// Revocations counts registration revocations acted on.
 	Revocations uint64
+	// LocalReplies counts the requests the agent answered itself as the
+	// switching agent of a local move (the home agent heard nothing);
+	// RevocationsSent the revocations it sent to lower agents, first
+	// transmissions only.
+	LocalReplies, RevocationsSent uint64
 	// Discards counts messages dropped without an answer, by reason.
 	Discards Discards
 	// Advertisements counts agent advertisements sent, Solicitations the
@@ -41,14 +46,17 @@ type Discards struct {
 	// numbered below 128, which RFC 5944 section 1.9 makes invalid.
 	UnknownExtension uint64
 	// Authentication: a reply or revocation whose Foreign-Home
-	// authenticator is missing or wrong.
+	// authenticator is missing or wrong, a revocation acknowledgment that
+	// fails its, a reply whose session key is unusable.
 	Authentication uint64
 	// Unmatched: a reply that answers no pending request, or comes from
-	// another address than the request went to; a revocation for no
-	// visitor.
+	// another address than the request went to; a revocation from the
+	// upper agent for no visitor with a session key; an acknowledgment of
+	// no revocation.
 	Unmatched uint64
 	// Unexpected: a message the agent has no use for in its place (a
-	// request on the upstream socket, an unknown message type).
+	// request on the upstream socket outside a hierarchy, an unknown
+	// message type).
 	Unexpected uint64
 }
 

@@ -1,5 +1,6 @@
 // Command dynfad is the Dynamics foreign agent: it advertises itself on its
-// visitor interfaces, relays mobiles' registrations to their home agents and
+// visitor interfaces, relays mobiles' registrations to their home agents (or
+// up its hierarchy of foreign agents, answering local moves itself) and
 // delivers their traffic (see package fa and docs/CONFIGURATION.md).
 package main
 
@@ -43,6 +44,10 @@ func serve(cfg fa.Config, log *slog.Logger) (err error) {
 			return fmt.Errorf("CareOfAddress: %w", err)
 		}
 		cfg.CareOfAddress = p.Addr()
+	}
+	key, err := fa.LoadKeys(cfg)
+	if err != nil {
+		return err
 	}
 	var links []fa.Link
 	defer func() {
@@ -89,7 +94,7 @@ func serve(cfg fa.Config, log *slog.Logger) (err error) {
 	}
 	defer up.Close()
 
-	agent, err := fa.New(fa.Options{Config: cfg, Upstream: up, Links: links, Kernel: kern, Logger: log})
+	agent, err := fa.New(fa.Options{Config: cfg, Upstream: up, Links: links, Key: key, Kernel: kern, Logger: log})
 	if err != nil {
 		return err
 	}
