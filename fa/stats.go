@@ -27,6 +27,9 @@ type Stats struct {
 	// RevocationsSent the revocations it sent to lower agents, first
 	// transmissions only.
 	LocalReplies, RevocationsSent uint64
+	// RevocationsPending is the number of revocations sent to lower
+	// agents and not yet acknowledged (nor given up).
+	RevocationsPending int
 	// Discards counts messages dropped without an answer, by reason.
 	Discards Discards
 	// Advertisements counts agent advertisements sent, Solicitations the
@@ -79,5 +82,6 @@ func (a *Agent) snapshot() Stats {
 	s.Visitors = a.visitors.Len()
 	s.Pending = len(a.pending)
 	s.Tunnels = a.tunnels.Len()
+	s.RevocationsPending = len(a.revOut)
 	return s
 }
