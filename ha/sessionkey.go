@@ -68,8 +68,11 @@ type sessionGrant struct {
 func (a *Agent) hierarchyKeys(req *mip.Request, fhIndex int) []faKey {
 	_, mhIndex := req.Auth(mip.TypeMobileHome)
 	exts := req.Extensions[mhIndex+1:]
-	if fhIndex > mhIndex {
+	switch {
+	case fhIndex > mhIndex:
 		exts = req.Extensions[mhIndex+1 : fhIndex]
+	case fhIndex >= 0:
+		exts = nil // the Foreign-Home authenticator covers none of them
 	}
 	keys, err := mip.FAPublicKeys(exts)
 	if err != nil {
