@@ -99,6 +99,9 @@ type Agent struct {
 	revOut   []*revocationOut
 	lastRev  uint32
 	upperRev map[netip.Addr]upperRevocation
+	// Replay state of revocations from upper agents, per session key.
+	sessRevs  map[session]sessionRevocations
+	nextPrune time.Time
 }
 
 // visitorInfo is what a visitor has beyond its binding.
@@ -183,6 +186,7 @@ func New(opts Options) (*Agent, error) {
 		revSupport:  make(map[netip.Addr]uint32),
 		revAccepted: make(map[netip.Addr]uint32),
 		upperRev:    make(map[netip.Addr]upperRevocation),
+		sessRevs:    make(map[session]sessionRevocations),
 	}
 	a.st.a = a
 	a.ops = daemon.NewOps[*State](a.stopped, ErrStopped)
@@ -289,6 +293,7 @@ func (a *Agent) runDue() {
 	}
 	a.expirePending(now)
 	a.retransmitRevocations(now)
+	a.pruneSessions(now)
 	for _, b := range a.visitors.Expire(now) {
 		a.log.Info("visitor expired", logging.KeyHome, b.Home, logging.KeyHA, b.HA, logging.KeyID, b.ID)
 		a.cleanupVisitor(b.Home)

@@ -872,3 +872,58 @@ func TestHierarchyOptions(t *testing.T) {
 		t.Error("a flat agent without visitor links was accepted")
 	}
 }
+
+// TestHierarchyRevocationReplayPerSession: revocations from the upper
+// agent are replay-checked per session key. An old identifier under the
+// same key is refused even after the visitor came back with that key; a
+// restarted upper agent, whose identifiers fall behind, is believed under
+// the new key of the full registration that followed its restart.
+func TestHierarchyRevocationReplayPerSession(t *testing.T) {
+	b := newBed(t, lowestConfig())
+	ts := mip.RevocationTimestamp(start)
+	id := mip.TimestampID(start)
+	upper := b.peer(fa1Upper)
+	register := func(id uint64, sess session) {
+		t.Helper()
+		b.send(b.mn, home, hierRequest(t, id, 300, mip.FlagReverseTunnel, nil))
+		upper.recv()
+		upper.send(coa, haHierReply(t, id, mip.CodeAccepted, 300, sess, []netip.Addr{coa}, mip.SecurityAssociation{}))
+		if r := b.replyFor(b.mn); r.Code != mip.CodeAccepted {
+			t.Fatalf("registration: %s", r.Code)
+		}
+	}
+	revoke := func(rid uint32, sess session) bool {
+		t.Helper()
+		r := &mip.Revocation{Flags: mip.RevocationHomeAgent, Home: home, HomeDomain: haAddr, ForeignDomain: gfaAddr, ID: rid}
+		if err := r.Authenticate(mip.TypeForeignHome, sess.sa()); err != nil {
+			t.Fatal(err)
+		}
+		before := b.stats()
+		upper.send(coa, marshal(t, r))
+		s := b.waitStats("revocation handled", func(s Stats) bool {
+			return s.Revocations > before.Revocations || s.Discards.Authentication > before.Discards.Authentication
+		})
+		if s.Revocations > before.Revocations {
+			upper.recv() // the acknowledgment
+			return true
+		}
+		return false
+	}
+	register(id, testSess)
+	if !revoke(ts+10, testSess) {
+		t.Fatal("first revocation refused")
+	}
+	register(id+1, testSess) // back with the same session key
+	if revoke(ts+5, testSess) {
+		t.Error("an older identifier under the same session key was believed")
+	}
+	if !revoke(ts+11, testSess) {
+		t.Error("a later identifier under the same session key was refused")
+	}
+	newSess := session{key: sessionkey.Key{0xc0, 9}, spi: 777}
+	register(id+2, newSess) // the upper agent restarted: a full registration
+	if !revoke(ts, newSess) {
+		t.Error("a restarted upper agent's revocation under the new session key was refused")
+	}
+	b.onlyBase()
+}

@@ -156,6 +156,7 @@ func (a *Agent) confirm(g grant) {
 	}
 	if g.sess != nil {
 		b.Key, b.HasKey, b.SPI = g.sess.key, true, g.sess.spi
+		a.touchSession(*g.sess, now)
 	}
 	old := a.vinfo[g.home]
 	var oldUp, oldDown tunnel.ID

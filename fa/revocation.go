@@ -29,6 +29,48 @@ type revocationOut struct {
 	next    time.Time
 }
 
+// sessionRevocations is the replay state of the revocations made with one
+// session key: the last identifier accepted, and until when the state is
+// kept (zero: as long as the agent runs). A session key lives no longer
+// than a registration through this agent can, so the state may go
+// MaxLifetime after the session was last used here.
+type sessionRevocations struct {
+	last   uint32
+	expiry time.Time
+}
+
+// sessionHorizon is how long the revocation state of a session used now is
+// kept: MaxLifetime, the longest registration the agent grants; zero (for
+// ever) when that is infinite.
+func (a *Agent) sessionHorizon(now time.Time) time.Time {
+	if a.maxLifetime() == mip.Infinite {
+		return time.Time{}
+	}
+	return now.Add(a.cfg.MaxLifetime)
+}
+
+// touchSession keeps the revocation state of sess at least until the
+// horizon of now.
+func (a *Agent) touchSession(sess session, now time.Time) {
+	r := a.sessRevs[sess]
+	r.expiry = a.sessionHorizon(now)
+	a.sessRevs[sess] = r
+}
+
+// pruneSessions forgets the revocation state of sessions past their
+// horizon; it runs at most once a minute.
+func (a *Agent) pruneSessions(now time.Time) {
+	if now.Before(a.nextPrune) {
+		return
+	}
+	a.nextPrune = now.Add(time.Minute)
+	for s, r := range a.sessRevs {
+		if !r.expiry.IsZero() && now.After(r.expiry) {
+			delete(a.sessRevs, s)
+		}
+	}
+}
+
 // upperRevocation is the last revocation accepted from an upper agent, kept
 // to acknowledge a retransmission of it once the visitor (and with it the
 // session key) is gone.
@@ -105,8 +147,11 @@ func (a *Agent) handleRevocation(ev event) {
 // agent has revoked the highest agent's binding. It is believed only with a
 // Foreign-Home authenticator made with the session key of the visitor's
 // binding under its session SPI, and with an identifier later than the last
-// one accepted from that agent; the last one is acknowledged again when
-// retransmitted.
+// one accepted under that session key (a replay can only succeed with the
+// key it was made with; an upper agent that restarted, and whose clock-based
+// identifiers may fall behind those it sent before, revokes under the new
+// key of the full registration its restart caused); the last one is
+// acknowledged again when retransmitted.
 func (a *Agent) handleUpperRevocation(ev event) {
 	rv := ev.rev
 	peer := ev.src.Addr()
@@ -138,12 +183,12 @@ func (a *Agent) handleUpperRevocation(ev event) {
 			logging.KeyFA, peer, logging.KeyErr, err)
 		return
 	}
-	if err := mip.CheckRevocationID(rv.ID, a.revAccepted[peer]); err != nil {
+	if err := mip.CheckRevocationID(rv.ID, a.sessRevs[sess].last); err != nil {
 		a.counts.auth.Add(1)
 		a.log.Warn("revocation replayed", logging.KeyFA, peer, logging.KeyHome, rv.Home, logging.KeyErr, err)
 		return
 	}
-	a.revAccepted[peer] = rv.ID
+	a.sessRevs[sess] = sessionRevocations{last: rv.ID, expiry: a.sessionHorizon(a.clock.Now())}
 	a.upperRev[peer] = upperRevocation{home: rv.Home, id: rv.ID, sess: sess}
 	a.revokeVisitor(rv.Home)
 	a.stats.Revocations++
