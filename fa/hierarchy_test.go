@@ -927,3 +927,24 @@ func TestHierarchyRevocationReplayPerSession(t *testing.T) {
 	}
 	b.onlyBase()
 }
+
+// TestHierarchyLowerAgentChecks: a lower agent's request gets the agent's
+// own checks, answered to the lower agent: 70 for one whose extensions do
+// not parse, 77 for another care-of address than the highest agent's.
+func TestHierarchyLowerAgentChecks(t *testing.T) {
+	b := newBed(t, highestConfig())
+	fa1 := b.peer(coa)
+	id := mip.TimestampID(start)
+	good := hierRequest(t, id, 600, 0, nil)
+	fa1.send(gfaAddr, append(bytes.Clone(good[:mip.RequestLen]), 32, 40, 0, 0))
+	raw, _ := fa1.recv()
+	if r, err := mip.ParseReply(raw); err != nil || r.Code != mip.CodeFAPoorRequest || r.ID != id {
+		t.Errorf("poorly formed request: %+v, %v; want 70", r, err)
+	}
+	fa1.send(gfaAddr, relayedBy(t, marshal(t, request(home, id+1, 600, 0)), coa)) // care-of 10.0.1.2
+	raw, _ = fa1.recv()
+	if r, err := mip.ParseReply(raw); err != nil || r.Code != mip.CodeFAInvalidCareOf || r.ID != id+1 {
+		t.Errorf("request for another care-of address: %+v, %v; want 77", r, err)
+	}
+	b.haNothing()
+}
