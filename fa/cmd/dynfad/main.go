@@ -38,16 +38,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 // serve opens the sockets and the kernel, runs the agent until SIGTERM or
 // SIGINT, and removes the agent's kernel state.
 func serve(cfg fa.Config, log *slog.Logger) (err error) {
+	key, err := fa.LoadKeys(cfg)
+	if err != nil {
+		return err
+	}
 	if !cfg.CareOfAddress.IsValid() {
 		p, err := ifaceAddr(cfg.UpstreamInterface)
 		if err != nil {
 			return fmt.Errorf("CareOfAddress: %w", err)
 		}
 		cfg.CareOfAddress = p.Addr()
-	}
-	key, err := fa.LoadKeys(cfg)
-	if err != nil {
-		return err
 	}
 	var links []fa.Link
 	defer func() {
