@@ -10,7 +10,8 @@ import (
 )
 
 // advertisement builds the Agent Advertisement for visitor link i (RFC 5944
-// section 2.1) with the given sequence number.
+// section 2.1) with the given sequence number. In a hierarchy the care-of
+// address is the highest agent's and the FA Path extension follows.
 func (a *Agent) advertisement(i int, seq uint16) *discovery.Advertisement {
 	l := a.links[i]
 	flags := discovery.FlagForeignAgent | discovery.FlagRevocation
@@ -23,22 +24,40 @@ func (a *Agent) advertisement(i int, seq uint16) *discovery.Advertisement {
 	if a.visitors.Len() >= a.cfg.MaxVisitors {
 		flags |= discovery.FlagBusy
 	}
+	exts := []discovery.Extension{
+		&discovery.MobilityAgent{
+			Sequence:             seq,
+			RegistrationLifetime: a.maxLifetime(),
+			Flags:                flags,
+			CareOfAddresses:      []netip.Addr{a.advCoA},
+		},
+		&discovery.PrefixLengths{Lengths: []uint8{uint8(l.Addr.Bits())}},
+	}
+	if a.cfg.Hierarchy() {
+		exts = append(exts, &discovery.FAPath{Addrs: a.faPath()})
+	}
 	return &discovery.Advertisement{
 		// The agent forwards ordinary traffic too (it turns ip_forward
 		// on), so it advertises itself as a router.
-		Code:     discovery.CodeRouter,
-		Lifetime: a.advLifetime(),
-		Routers:  []discovery.RouterAddress{{Addr: l.Addr.Addr()}},
-		Extensions: []discovery.Extension{
-			&discovery.MobilityAgent{
-				Sequence:             seq,
-				RegistrationLifetime: a.maxLifetime(),
-				Flags:                flags,
-				CareOfAddresses:      []netip.Addr{a.careOf},
-			},
-			&discovery.PrefixLengths{Lengths: []uint8{uint8(l.Addr.Bits())}},
-		},
+		Code:       discovery.CodeRouter,
+		Lifetime:   a.advLifetime(),
+		Routers:    []discovery.RouterAddress{{Addr: l.Addr.Addr()}},
+		Extensions: exts,
 	}
+}
+
+// faPath is the FA Path of the agent's advertisements: its own address,
+// its upper agent's and the highest agent's; the highest agent lists only
+// itself.
+func (a *Agent) faPath() []netip.Addr {
+	path := []netip.Addr{a.careOf}
+	if a.cfg.UpperFAIPAddress.IsValid() {
+		path = append(path, a.cfg.UpperFAIPAddress)
+	}
+	if a.cfg.HighestFAIPAddress != a.careOf {
+		path = append(path, a.cfg.HighestFAIPAddress)
+	}
+	return path
 }
 
 // advLifetime is AgentAdvLifetime in whole seconds, rounded up.

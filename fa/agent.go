@@ -2,6 +2,7 @@ package fa
 
 import (
 	"context"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"github.com/dynamics-go/dynamics/libdynamics/link"
 	"github.com/dynamics-go/dynamics/libdynamics/logging"
 	"github.com/dynamics-go/dynamics/libdynamics/mip"
+	"github.com/dynamics-go/dynamics/libdynamics/sessionkey"
 	"github.com/dynamics-go/dynamics/libdynamics/tunnel"
 )
 
@@ -39,7 +41,12 @@ type Options struct {
 	// (see ListenUpstream): those arrive as frames on Links.
 	Upstream net.PacketConn
 	// Links are the visitor interfaces, in the order of Config.Interfaces.
-	Links  []Link
+	// An agent in a hierarchy may have none.
+	Links []Link
+	// Key is the agent's RSA key pair (LoadKeys), required in a hierarchy:
+	// its public key goes up in relayed requests, and session keys come
+	// down encrypted with it.
+	Key    *rsa.PrivateKey
 	Kernel kernel.Kernel
 	Clock  binding.Clock // nil: binding.SystemClock
 	Logger *slog.Logger  // nil: slog.Default()
@@ -52,7 +59,10 @@ var ErrStopped = errors.New("fa: agent stopped")
 // its state from other goroutines.
 type Agent struct {
 	cfg      Config
-	careOf   netip.Addr
+	careOf   netip.Addr // the agent's own address upstream; tunnels start here
+	advCoA   netip.Addr // the care-of address advertised: the highest agent's in a hierarchy
+	key      *rsa.PrivateKey
+	pubDER   []byte // the public key as sent in FA Public Key extensions
 	upstream net.PacketConn
 	links    []Link
 	kern     kernel.Kernel
@@ -83,16 +93,25 @@ type Agent struct {
 	// identifier accepted.
 	revSupport  map[netip.Addr]uint32
 	revAccepted map[netip.Addr]uint32
+	// Revocations this agent sent to lower agents and not yet seen
+	// acknowledged, and the last identifier it used (or timestamp it put
+	// in a Revocation Support extension).
+	revOut   []*revocationOut
+	lastRev  uint32
+	upperRev map[netip.Addr]upperRevocation
+	// Replay state of revocations from upper agents, per session key.
+	sessRevs  map[session]sessionRevocations
+	nextPrune time.Time
 }
 
 // visitorInfo is what a visitor has beyond its binding.
 type visitorInfo struct {
-	down   Downlink
-	up     netip.Addr
-	tunnel tunnel.ID
-	// tunnelRemote is the far end of tunnel: the home agent.
-	tunnelRemote netip.Addr
-	entries      []kernel.Entry
+	down Downlink
+	up   netip.Addr
+	// tunnel is the upward tunnel, to up; downTunnel the one to the lower
+	// agent of down. 0 for none.
+	tunnel, downTunnel tunnel.ID
+	entries            []kernel.Entry
 }
 
 type pendingKey struct {
@@ -113,8 +132,17 @@ func New(opts Options) (*Agent, error) {
 		return nil, errors.New("fa: no IPv4 care-of address")
 	case opts.Upstream == nil:
 		return nil, errors.New("fa: no upstream socket")
-	case len(opts.Links) == 0:
+	case len(opts.Links) == 0 && !cfg.Hierarchy():
 		return nil, errors.New("fa: no visitor interface")
+	case cfg.Hierarchy() && !cfg.HighestFAIPAddress.Is4():
+		return nil, errors.New("fa: HighestFAIPAddress is not an IPv4 address")
+	case cfg.UpperFAIPAddress.IsValid() && (!cfg.UpperFAIPAddress.Is4() || cfg.UpperFAIPAddress == cfg.CareOfAddress):
+		return nil, fmt.Errorf("fa: UpperFAIPAddress %s is not another agent's IPv4 address", cfg.UpperFAIPAddress)
+	case cfg.Highest() && cfg.HighestFAIPAddress != cfg.CareOfAddress:
+		return nil, fmt.Errorf("fa: HighestFAIPAddress %s without UpperFAIPAddress: the highest agent must be this one (care-of address %s)",
+			cfg.HighestFAIPAddress, cfg.CareOfAddress)
+	case cfg.Hierarchy() && opts.Key == nil:
+		return nil, errors.New("fa: an agent in a hierarchy needs its key pair (PrivateKeyFile, PublicKeyFile)")
 	case opts.Kernel == nil:
 		return nil, errors.New("fa: no kernel")
 	case cfg.MaxVisitors < 1 || cfg.PendingTimeout <= 0 || cfg.MaxLifetime < time.Second:
@@ -129,9 +157,18 @@ func New(opts Options) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fa: TunnelPrefix: %w", err)
 	}
+	var pubDER []byte
+	if opts.Key != nil {
+		if pubDER, err = sessionkey.MarshalPublicKey(&opts.Key.PublicKey); err != nil {
+			return nil, fmt.Errorf("fa: key pair: %w", err)
+		}
+	}
 	a := &Agent{
 		cfg:         cfg,
 		careOf:      cfg.CareOfAddress,
+		advCoA:      cfg.AdvertisedCareOf(),
+		key:         opts.Key,
+		pubDER:      pubDER,
 		upstream:    opts.Upstream,
 		links:       opts.Links,
 		kern:        opts.Kernel,
@@ -148,6 +185,8 @@ func New(opts Options) (*Agent, error) {
 		seq:         make([]uint16, len(opts.Links)),
 		revSupport:  make(map[netip.Addr]uint32),
 		revAccepted: make(map[netip.Addr]uint32),
+		upperRev:    make(map[netip.Addr]upperRevocation),
+		sessRevs:    make(map[session]sessionRevocations),
 	}
 	a.st.a = a
 	a.ops = daemon.NewOps[*State](a.stopped, ErrStopped)
@@ -177,10 +216,6 @@ func (a *Agent) Run(ctx context.Context) error {
 		return errors.New("fa: Run called twice")
 	}
 	defer close(a.stopped)
-	if a.cfg.UpperFAIPAddress.IsValid() || a.cfg.HighestFAIPAddress.IsValid() {
-		a.log.Warn("hierarchy not yet supported: UpperFAIPAddress and HighestFAIPAddress are ignored",
-			"upper", a.cfg.UpperFAIPAddress, "highest", a.cfg.HighestFAIPAddress)
-	}
 	if err := a.kern.Sync(a.baseEntries()); err != nil {
 		return fmt.Errorf("fa: kernel: %w", err)
 	}
@@ -196,6 +231,10 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	a.log.Info("foreign agent running", logging.KeyCoA, a.careOf, "interfaces", len(a.links),
 		"reverse_tunnel", a.cfg.ReverseTunnel, "decapsulation", a.cfg.EnableFADecapsulation)
+	if a.cfg.Hierarchy() {
+		a.log.Info("foreign agent hierarchy", "upper", a.cfg.UpperFAIPAddress, "highest", a.cfg.HighestFAIPAddress,
+			"advertised_coa", a.advCoA, "highest_agent", a.cfg.Highest())
+	}
 	a.nextAdv = a.clock.Now()
 	err := a.loop(ctx, readErr)
 	a.teardown()
@@ -253,6 +292,8 @@ func (a *Agent) runDue() {
 		a.nextAdv = now.Add(a.cfg.AgentAdvInterval)
 	}
 	a.expirePending(now)
+	a.retransmitRevocations(now)
+	a.pruneSessions(now)
 	for _, b := range a.visitors.Expire(now) {
 		a.log.Info("visitor expired", logging.KeyHome, b.Home, logging.KeyHA, b.HA, logging.KeyID, b.ID)
 		a.cleanupVisitor(b.Home)
@@ -273,6 +314,9 @@ func (a *Agent) nextDeadline() (time.Time, bool) {
 	}
 	if b, found := a.visitors.Next(); found {
 		consider(b.Expiry)
+	}
+	for _, r := range a.revOut {
+		consider(r.next)
 	}
 	// Drop the answered requests from the front of the queue, so the
 	// oldest live one is found in constant amortised time.

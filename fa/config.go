@@ -46,9 +46,18 @@ type Config struct {
 	// care-of address must register through this agent too.
 	RegistrationRequired bool `dyn:"RegistrationRequired,default=no"`
 	// UpperFAIPAddress and HighestFAIPAddress place the agent in a
-	// hierarchy; accepted, but the hierarchy is not implemented yet.
+	// hierarchy (docs/PROTOCOL.md): requests are relayed to the upper agent
+	// (the home agent when there is none), and the highest agent's address
+	// is advertised as the care-of address. The highest agent names itself
+	// and has no upper agent.
 	UpperFAIPAddress   netip.Addr `dyn:"UpperFAIPAddress"`
 	HighestFAIPAddress netip.Addr `dyn:"HighestFAIPAddress"`
+	// PrivateKeyFile and PublicKeyFile hold the agent's RSA key pair
+	// (written by dynkeygen), required in a hierarchy: the public key goes
+	// up in every relayed request, and the home agent or a switching agent
+	// encrypts the session key with it.
+	PrivateKeyFile string `dyn:"PrivateKeyFile"`
+	PublicKeyFile  string `dyn:"PublicKeyFile"`
 
 	TunnelMode     daemon.TunnelMode `dyn:"TunnelMode,default=auto"`
 	TunnelPrefix   string            `dyn:"TunnelPrefix,default=dynfa"`
@@ -62,8 +71,9 @@ type Config struct {
 	MonitorSocket string `dyn:"MonitorSocket,default=/run/dynamics/fa-monitor.sock"`
 
 	// Interfaces are the visitor interfaces: advertisements go out on
-	// them and mobiles register through them.
-	Interfaces []string `dyn:"INTERFACES,required"`
+	// them and mobiles register through them. An agent in a hierarchy may
+	// have none and serve only the agents below it.
+	Interfaces []string `dyn:"INTERFACES"`
 	// Security holds the Foreign-Home security associations, one per home
 	// agent address.
 	Security []SecurityEntry `dyn:"SECURITY"`
@@ -116,6 +126,24 @@ func DefaultConfig() Config {
 	}
 }
 
+// Hierarchy reports whether the agent is part of a foreign agent hierarchy:
+// HighestFAIPAddress is set.
+func (c Config) Hierarchy() bool { return c.HighestFAIPAddress.IsValid() }
+
+// Highest reports whether the agent is the highest of its hierarchy, the
+// one that relays to home agents: in a hierarchy, without an upper agent.
+func (c Config) Highest() bool { return c.Hierarchy() && !c.UpperFAIPAddress.IsValid() }
+
+// AdvertisedCareOf is the care-of address the agent advertises and accepts
+// in requests: the highest agent's address in a hierarchy, where the home
+// agent's tunnel ends, else CareOfAddress.
+func (c Config) AdvertisedCareOf() netip.Addr {
+	if c.Hierarchy() {
+		return c.HighestFAIPAddress
+	}
+	return c.CareOfAddress
+}
+
 // LoadConfig reads and checks the configuration file at path.
 func LoadConfig(path string) (Config, error) {
 	f, err := config.Load(path)
@@ -165,8 +193,26 @@ func DecodeConfig(f *config.File) (Config, error) {
 	if c.PendingTimeout <= 0 {
 		bad("PendingTimeout", "must be positive")
 	}
-	if len(c.Interfaces) == 0 {
-		bad("INTERFACES", "no visitor interface listed")
+	if len(c.Interfaces) == 0 && !c.Hierarchy() {
+		if _, ok := f.Section("INTERFACES"); ok {
+			bad("INTERFACES", "no visitor interface listed")
+		} else {
+			bad("INTERFACES", "required section missing (only an agent in a hierarchy may have no visitor interface)")
+		}
+	}
+	if c.UpperFAIPAddress.IsValid() && !c.Hierarchy() {
+		bad("UpperFAIPAddress", "needs HighestFAIPAddress: the agent at the top of the tree")
+	}
+	if c.UpperFAIPAddress.IsValid() && c.UpperFAIPAddress == c.CareOfAddress {
+		bad("UpperFAIPAddress", "%s is this agent's own CareOfAddress", c.UpperFAIPAddress)
+	}
+	if c.Hierarchy() {
+		if c.PrivateKeyFile == "" {
+			bad("PrivateKeyFile", "required in a hierarchy (HighestFAIPAddress is set); dynkeygen writes a key pair")
+		}
+		if c.PublicKeyFile == "" {
+			bad("PublicKeyFile", "required in a hierarchy (HighestFAIPAddress is set); dynkeygen writes a key pair")
+		}
 	}
 	seenIf := map[string]bool{}
 	for _, name := range c.Interfaces {

@@ -71,6 +71,11 @@ func TestConfigErrors(t *testing.T) {
 		{base + ifs + "SECURITY_BEGIN\n10.1.0.1 2001 sha1 00ff\nSECURITY_END\n", "dynfad.conf:6: SECURITY: field 3:"},
 		{base + ifs + "SECURITY_BEGIN\n10.1.0.1 2001 hmac-md5 00ff\n10.1.0.1 2002 hmac-md5 00ff\nSECURITY_END\n",
 			"dynfad.conf:7: SECURITY: 10.1.0.1 listed twice"},
+		{base + ifs + "UpperFAIPAddress 10.0.1.1\n", "dynfad.conf:5: UpperFAIPAddress: needs HighestFAIPAddress"},
+		{base + ifs + "HighestFAIPAddress 10.0.0.2\nPublicKeyFile /k.pub\n", "dynfad.conf: PrivateKeyFile: required in a hierarchy"},
+		{base + ifs + "HighestFAIPAddress 10.0.0.2\nPrivateKeyFile /k\n", "dynfad.conf: PublicKeyFile: required in a hierarchy"},
+		{base + "CareOfAddress 10.0.1.2\nUpperFAIPAddress 10.0.1.2\nHighestFAIPAddress 10.0.0.2\nPrivateKeyFile k\nPublicKeyFile p\n",
+			"dynfad.conf:3: UpperFAIPAddress: 10.0.1.2 is this agent's own CareOfAddress"},
 	} {
 		_, err := ParseConfig("dynfad.conf", strings.NewReader(c.text))
 		var cerr *config.Error
@@ -80,5 +85,31 @@ func TestConfigErrors(t *testing.T) {
 		if daemon.ExitCode(err) != 2 {
 			t.Errorf("%q: exit code %d, want 2", c.text, daemon.ExitCode(err))
 		}
+	}
+}
+
+// TestHierarchyConfig: an agent in a hierarchy may have no visitor
+// interface (the highest agent of the testbed serves lower agents only).
+func TestHierarchyConfig(t *testing.T) {
+	c, err := ParseConfig("dynfad.conf", strings.NewReader("UpstreamInterface eth0\nHighestFAIPAddress 10.0.0.2\n"+
+		"PrivateKeyFile /etc/dynamics/gfa.key\nPublicKeyFile /etc/dynamics/gfa.pub\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Hierarchy() || !c.Highest() || len(c.Interfaces) != 0 || c.PrivateKeyFile != "/etc/dynamics/gfa.key" ||
+		c.AdvertisedCareOf() != netip.MustParseAddr("10.0.0.2") {
+		t.Errorf("%+v", c)
+	}
+	c, err = ParseConfig("dynfad.conf", strings.NewReader("UpstreamInterface eth0\nCareOfAddress 10.0.1.2\n"+
+		"UpperFAIPAddress 10.0.1.1\nHighestFAIPAddress 10.0.0.2\nPrivateKeyFile k\nPublicKeyFile p\n"+
+		"INTERFACES_BEGIN\neth1\nINTERFACES_END\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Hierarchy() || c.Highest() || c.AdvertisedCareOf() != netip.MustParseAddr("10.0.0.2") {
+		t.Errorf("%+v", c)
+	}
+	if flat := DefaultConfig(); flat.Hierarchy() || flat.Highest() {
+		t.Error("the default configuration is in a hierarchy")
 	}
 }

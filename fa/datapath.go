@@ -33,21 +33,36 @@ func (a *Agent) wantsTunnel(flags mip.Flags) bool {
 	return a.cfg.EnableFADecapsulation || flags.Has(mip.FlagReverseTunnel)
 }
 
-// visitorEntries are a visitor's own kernel entries: a permanent neighbour
-// entry with the mobile's hardware address (the agent never ARPs for a home
-// address on the foreign link), a host route to the home address on the
-// visitor interface, and with T a rule into the tunnel's table.
-func (a *Agent) visitorEntries(home netip.Addr, flags mip.Flags, d Downlink, tun tunnel.ID) []kernel.Entry {
+// visitorEntries are a visitor's own kernel entries. For a mobile on a
+// visitor link: a permanent neighbour entry with the mobile's hardware
+// address (the agent never ARPs for a home address on the foreign link) and
+// a host route to the home address on the visitor interface. For a mobile
+// below a lower agent: a host route to the home address into the tunnel to
+// that agent (down). Either way, with T, a rule sending what arrives from
+// the home address that way into the upward tunnel's table.
+func (a *Agent) visitorEntries(home netip.Addr, flags mip.Flags, d Downlink, up, down tunnel.ID) []kernel.Entry {
 	if flags.Has(mip.FlagDecapsulation) {
 		return nil
 	}
 	host := netip.PrefixFrom(home, 32)
-	entries := []kernel.Entry{
-		kernel.Neighbor{IP: home, Dev: d.Iface, HWAddr: d.HWAddr},
-		kernel.Route{Dst: host, Dev: d.Iface},
+	var dev string
+	var entries []kernel.Entry
+	if d.IsAgent() {
+		t, ok := a.tunnels.ByID(down)
+		if !ok {
+			return nil
+		}
+		dev = t.Name
+		entries = []kernel.Entry{kernel.Route{Dst: host, Dev: dev}}
+	} else {
+		dev = d.Iface
+		entries = []kernel.Entry{
+			kernel.Neighbor{IP: home, Dev: dev, HWAddr: d.HWAddr},
+			kernel.Route{Dst: host, Dev: dev},
+		}
 	}
-	if flags.Has(mip.FlagReverseTunnel) && tun != 0 {
-		entries = append(entries, kernel.Rule{Priority: RulePriority, Src: host, IIf: d.Iface, Table: tableFor(tun)})
+	if flags.Has(mip.FlagReverseTunnel) && up != 0 {
+		entries = append(entries, kernel.Rule{Priority: RulePriority, Src: host, IIf: dev, Table: tableFor(up)})
 	}
 	return entries
 }
@@ -67,10 +82,29 @@ func rpFilter(dev string) kernel.Sysctl {
 	return kernel.Sysctl{Name: "net/ipv4/conf/" + dev + "/rp_filter", Value: "0"}
 }
 
-// acquireTunnel takes a reference to the tunnel from the care-of address to
-// ha, making the device when it is the first.
-func (a *Agent) acquireTunnel(ha netip.Addr) (tunnel.Tunnel, error) {
-	t, created, err := a.tunnels.Acquire(a.careOf, ha)
+// holdTunnel returns a reference to the tunnel from local to remote for
+// home's visitor entry, which held old (0 for none): old itself when it
+// joins the same endpoints (kept: the caller must not release it), else a
+// new reference, or 0 when the tunnel cannot be made.
+func (a *Agent) holdTunnel(old tunnel.ID, local, remote, home netip.Addr) (id tunnel.ID, kept bool) {
+	if old != 0 {
+		if t, ok := a.tunnels.ByID(old); ok && t.Local == local && t.Remote == remote {
+			return old, true
+		}
+	}
+	t, err := a.acquireTunnel(local, remote)
+	if err != nil {
+		a.log.Error("cannot make the tunnel", logging.KeyHome, home, "local", local, "remote", remote, logging.KeyErr, err)
+		return 0, false
+	}
+	return t.ID, false
+}
+
+// acquireTunnel takes a reference to the tunnel from local to remote (the
+// care-of address to the home agent or the upper agent, or the agent's
+// address to a lower agent), making the device when it is the first.
+func (a *Agent) acquireTunnel(local, remote netip.Addr) (tunnel.Tunnel, error) {
+	t, created, err := a.tunnels.Acquire(local, remote)
 	if err != nil || !created {
 		return t, err
 	}
@@ -83,7 +117,7 @@ func (a *Agent) acquireTunnel(ha netip.Addr) (tunnel.Tunnel, error) {
 	if err := a.kern.Ensure(rpFilter(t.Name)); err != nil {
 		a.log.Warn("cannot turn rp_filter off on the tunnel", logging.KeyIface, t.Name, logging.KeyErr, err)
 	}
-	a.log.Info("tunnel up", logging.KeyIface, t.Name, logging.KeyHA, t.Remote, logging.KeyCoA, t.Local)
+	a.log.Info("tunnel up", logging.KeyIface, t.Name, "remote", t.Remote, "local", t.Local)
 	return t, nil
 }
 
@@ -104,7 +138,7 @@ func (a *Agent) releaseTunnel(id tunnel.ID) {
 	if err := a.kern.Remove(a.tunnelEntries(t)...); err != nil {
 		a.log.Error("removing tunnel", logging.KeyIface, t.Name, logging.KeyErr, err)
 	}
-	a.log.Info("tunnel down", logging.KeyIface, t.Name, logging.KeyHA, t.Remote)
+	a.log.Info("tunnel down", logging.KeyIface, t.Name, "remote", t.Remote)
 }
 
 // removeStale removes the entries of old whose keys new does not hold:
@@ -145,13 +179,14 @@ func (a *Agent) teardown() {
 	clear(a.pending)
 	clear(a.latest)
 	a.pendingQ = nil
+	a.revOut = nil
 }
 
 // visitor assembles the exported view of a visitor.
 func (a *Agent) visitor(b binding.Binding) Visitor {
 	v := Visitor{Binding: b}
 	if info, ok := a.vinfo[b.Home]; ok {
-		v.Down, v.Up, v.Tunnel = info.down, info.up, info.tunnel
+		v.Down, v.Up, v.Tunnel, v.DownTunnel = info.down, info.up, info.tunnel, info.downTunnel
 		v.Entries = append([]kernel.Entry(nil), info.entries...)
 	}
 	return v

@@ -1,13 +1,15 @@
 // Package fa is the Dynamics foreign agent (RFC 5944 section 3.7, with
-// reverse tunnelling from RFC 3024 and registration revocation from RFC
-// 3543); the command dynfad runs it.
+// reverse tunnelling from RFC 3024, registration revocation from RFC 3543
+// and the foreign agent hierarchy of docs/PROTOCOL.md); the command dynfad
+// runs it.
 //
 // # Shape
 //
 // An Agent takes its sockets, kernel, clock and logger as values (Options):
 // one link.Conn per visitor interface, on which it advertises and hears
 // mobiles by hardware address, and one net.PacketConn on UDP port 434
-// toward the home agents (ListenUpstream on a real host). Run starts one
+// toward the home agents, the upper agent and the lower agents
+// (ListenUpstream on a real host). Run starts one
 // reader goroutine per socket, which parses and hands events to the loop,
 // counting what it drops, and runs the loop, which alone owns the visitor
 // table (a binding.Table, with the per-visitor link details beside it), the
@@ -59,9 +61,10 @@
 // visitor entry of a Renewing mobile stays until the new reply decides.
 //
 // Each pending request and visitor records where the agent relays upward
-// (Up: the home agent) and who is below it for the mobile (Down: the visitor
-// interface, hardware address and port of the mobile), so that a later
-// hierarchy can relay to an upper foreign agent and serve lower ones.
+// (Up: the upper foreign agent, or the home agent when there is none) and
+// who is below it for the mobile (Down: the visitor interface, hardware
+// address and port of the mobile, or the lower foreign agent's address and
+// port and the agent's own address it sent to).
 //
 // # What is implemented
 //
@@ -119,11 +122,99 @@
 // answered with a Revocation Acknowledgment without the I bit; a
 // retransmission of the last one is acknowledged again.
 //
+// # Hierarchy
+//
+// With HighestFAIPAddress set the agent is part of a tree of foreign agents
+// (docs/PROTOCOL.md, "Foreign agent hierarchy"; DESIGN.md section 2). It
+// needs its RSA key pair (Options.Key, LoadKeys); the highest agent names
+// itself as HighestFAIPAddress, has no UpperFAIPAddress and may have no
+// visitor link at all.
+//
+// Advertisements carry the highest agent's address as care-of address
+// (Config.AdvertisedCareOf) and the FA Path extension: the agent's own
+// address (its care-of address), its upper agent's and the highest agent's
+// (the highest lists only itself). Requests must name that care-of address
+// (else 77).
+//
+// Relaying up: a request from a mobile on a visitor link, or from a lower
+// agent on the upstream socket, goes to UpperFAIPAddress, or from the
+// highest agent to the home agent. The agent keeps the bytes up to and
+// including the Mobile-Home authenticator and the hierarchy extensions
+// (mip.IsHierarchyExtension: the FA Public Keys of the agents below) after
+// it, and appends its own FA Public Key extension (its care-of address and
+// public key); only the highest agent adds Revocation Support and the
+// Foreign-Home authenticator. A lower agent is answered from the address it
+// sent to (UpstreamConn tells it) and port 434, to its address and port.
+//
+// Replies down: a reply is matched as in a flat setup (from where the
+// request went; the Foreign-Home authenticator is checked only on the home
+// agent's own reply). An accepting one carries the agent's FA Session Key
+// extension (found by its care-of address), which it decrypts with its
+// private key (sessionkey.UnwrapForFA, label sessionkey.Label(home)); the
+// binding is confirmed with that key, its SPI and the granted lifetime. A
+// home agent's reply without a usable key for the agent still confirms the
+// binding, without a session (moves then go up to the home agent); a
+// switching agent's answer without one, or whose MN-GFA authenticator does
+// not verify with it, is denied down with 68. The agent passes down the
+// reply's bytes up to and including the mobile's authenticator (Mobile-Home,
+// or the MN-GFA authenticator of a switching agent's answer) and, to a lower
+// agent, the FA Session Key extensions after it that are not its own; the
+// lowest agent sends the mobile only its part. Denials pass down unchanged.
+//
+// The tunnel chain: each agent's upward tunnel goes from its care-of
+// address to where it relays (the upper agent, or at the highest the home
+// agent), with a default route in table TableBase+ID; an agent whose way
+// down for a visitor is a lower agent holds a tunnel from the address that
+// agent sent to, to that agent, and a host route for the home address into
+// it. Tunnels are reference-counted per pair of endpoints (tunnel.Table), so
+// all visitors below one lower agent share one. Reverse tunnelling (T)
+// follows the chain up: a rule at RulePriority from the home address
+// arriving on the visitor interface, or from the lower agent's tunnel, to the
+// upward tunnel's table.
+//
+// The switching agent: a request carrying an MN-GFA authenticator (36/3)
+// under the session SPI of a confirmed binding the agent holds for the
+// mobile, arriving by another way down than that binding's, is checked with
+// the session key (HMAC-MD5). A wrong authenticator is denied with 67 down
+// the new branch and changes nothing. When the identification is newer than
+// the binding's, home agent, care-of address and flags are the binding's,
+// the lifetime is not 0 and more than PendingTimeout of the binding is left,
+// the agent answers itself: code 0, lifetime min(requested, remaining), the
+// request's identification, an FA Session Key extension for each agent
+// below on the new branch (wrapped with the public keys they appended), and
+// the MN-GFA authenticator over it all. It moves its host route, reverse
+// tunnel rule and downward tunnel to the new way down and revokes the old
+// branch: a Registration Revocation (A bit set, home agent as home domain,
+// the advertised care-of address as foreign domain) authenticated with a
+// Foreign-Home authenticator made with the session key under the session
+// SPI, sent to the old lower agent and retransmitted until acknowledged (at
+// most 4 times, 1, 2 and 4 s apart). Any other request goes up; the home
+// agent ignores the MN-GFA authenticator and makes a new session key. A
+// request arriving by the binding's own way down also goes up: nothing
+// moved below this agent, so an agent above decides.
+//
+// Revocations in the tree: an agent receiving a revocation from its upper
+// agent believes it only with the Foreign-Home authenticator of the
+// visitor's session key and SPI, and an identifier later than the last one
+// accepted under that key (the replay state of a key is kept MaxLifetime
+// after its last use); it removes the visitor and its state, acknowledges
+// with the session key (again for a retransmission), and, when its way down
+// is another agent, revokes it in turn. A home agent's revocation of a
+// visitor below a lower agent is passed down the same way.
+//
+// Counters: Stats.LocalReplies (requests answered as switching agent),
+// RevocationsSent and RevocationsPending (to lower agents).
+//
 // # What is not implemented
 //
-// The hierarchy (UpperFAIPAddress and HighestFAIPAddress are logged and
-// ignored; requests arriving upstream are counted as unexpected). Mobile-
-// Foreign authentication, and with it code 67. NAI registration (RFC 2794)
+// Mobile-Foreign authentication (code 67 is used only for a wrong MN-GFA
+// authenticator). Authentication of the messages between foreign agents
+// (the protocol leaves it to IKEv2; an agent below the highest believes its
+// upper agent's replies, and the FA Session Key extensions in them are
+// protected only by the agents' RSA keys). The revocation of a branch left
+// behind by a move that an upper agent could not answer because it
+// restarted: the old lower agent's entry lapses with its lifetime, or is
+// replaced when the mobile comes back through it. NAI registration (RFC 2794)
 // and dynamic home agent discovery (denied with 70). Codes 80-88 from ICMP
 // errors, 75, 76 and 79. The rate limit of one denial per second per
 // mobile. Revocations sent by the agent itself, and informing mobiles of

@@ -3,6 +3,7 @@ package fa
 import (
 	"bytes"
 	"context"
+	"crypto/rsa"
 	"errors"
 	"log/slog"
 	"net"
@@ -46,6 +47,7 @@ const mnPort = 43434
 // address), its upstream a memnet on which the test plays the home agent.
 type bed struct {
 	t     *testing.T
+	coa   netip.Addr // the agent's upstream address
 	net   *memnet.Network
 	agent *Agent
 	kern  *kernel.Fake
@@ -86,11 +88,14 @@ func testConfig() Config {
 	return c
 }
 
-// newBed starts an agent with cfg.
+// newBed starts an agent with cfg, its upstream socket bound to
+// cfg.CareOfAddress; in a hierarchy with agentKey's key for that address.
+// Without Interfaces the agent has no visitor link (the hub's ports are
+// there but lead nowhere).
 func newBed(t *testing.T, cfg Config) *bed {
 	t.Helper()
 	n := memnet.New()
-	up, err := n.Listen(coa.String() + ":434")
+	up, err := n.Listen(cfg.CareOfAddress.String() + ":434")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,6 +105,7 @@ func newBed(t *testing.T, cfg Config) *bed {
 	}
 	b := &bed{
 		t:     t,
+		coa:   cfg.CareOfAddress,
 		net:   n,
 		kern:  kernel.NewFake("eth0", "eth1"),
 		clock: binding.NewManualClock(start),
@@ -111,10 +117,19 @@ func newBed(t *testing.T, cfg Config) *bed {
 	b.mn = b.hub.Attach(link.Info{Name: "mn0", Index: 2, HWAddr: mnMAC})
 	b.other = b.hub.Attach(link.Info{Name: "other0", Index: 2, HWAddr: otherMAC})
 	log := slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var links []Link
+	if len(cfg.Interfaces) > 0 {
+		links = []Link{{Conn: falink, Addr: faAddr}}
+	}
+	var key *rsa.PrivateKey
+	if cfg.Hierarchy() {
+		key = agentKey(t, cfg.CareOfAddress)
+	}
 	b.agent, err = New(Options{
 		Config:   cfg,
 		Upstream: up,
-		Links:    []Link{{Conn: falink, Addr: faAddr}},
+		Links:    links,
+		Key:      key,
 		Kernel:   b.kern,
 		Clock:    b.clock,
 		Logger:   log,
@@ -153,7 +168,7 @@ func newBed(t *testing.T, cfg Config) *bed {
 	})
 	// The first advertisement goes out at start; wait for it so the loop
 	// is known to run.
-	if cfg.AgentAdvInterval > 0 {
+	if cfg.AgentAdvInterval > 0 && len(links) > 0 {
 		b.advert(b.mn)
 	} else {
 		b.do(nil)
@@ -379,7 +394,7 @@ func haReply(req *mip.Request, code mip.Code, lifetime uint16, sa mip.SecurityAs
 // address.
 func (b *bed) haSend(payload []byte) {
 	b.t.Helper()
-	if _, err := b.ha.WriteTo(payload, net.UDPAddrFromAddrPort(netip.AddrPortFrom(coa, 434))); err != nil {
+	if _, err := b.ha.WriteTo(payload, net.UDPAddrFromAddrPort(netip.AddrPortFrom(b.coa, 434))); err != nil {
 		b.t.Fatal(err)
 	}
 }

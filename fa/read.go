@@ -19,23 +19,26 @@ import (
 type eventKind uint8
 
 const (
-	evRequest     eventKind = iota // a Registration Request from a mobile
-	evPoorRequest                  // a request whose fixed part parsed but the rest did not
-	evSolicit                      // an Agent Solicitation
-	evReply                        // a Registration Reply from upstream
-	evRevocation                   // a Registration Revocation from upstream
+	evRequest       eventKind = iota // a Registration Request from a mobile
+	evPoorRequest                    // a request whose fixed part parsed but the rest did not
+	evSolicit                        // an Agent Solicitation
+	evReply                          // a Registration Reply from upstream
+	evRevocation                     // a Registration Revocation from upstream
+	evRevocationAck                  // a Revocation Acknowledgment from a lower agent
 )
 
 // event is one parsed message, sent by a reader to the loop.
 type event struct {
 	kind  eventKind
-	link  int              // visitor link the frame arrived on
+	link  int              // visitor link the frame arrived on; -1 for the upstream socket
 	hw    net.HardwareAddr // the sender's hardware address (frames)
 	src   netip.AddrPort   // the IP source and UDP source port
+	local netip.Addr       // the upstream datagram's destination, when the socket tells
 	req   *mip.Request
 	poor  poorRequest
 	reply *mip.Reply
 	rev   *mip.Revocation
+	ack   *mip.RevocationAck
 }
 
 // poorRequest is the fixed part of a request that is otherwise malformed:
@@ -161,22 +164,57 @@ func (a *Agent) parseFrame(i int, pkt []byte, hw net.HardwareAddr) (event, bool)
 	return event{}, false
 }
 
+// dstReader is an upstream socket that tells each datagram's destination
+// (UpstreamConn).
+type dstReader interface {
+	ReadFromDst(b []byte) (int, netip.AddrPort, netip.Addr, error)
+}
+
+// srcWriter is an upstream socket that can send from a chosen address of
+// the agent (UpstreamConn).
+type srcWriter interface {
+	WriteToFrom(b []byte, src netip.Addr, dst netip.AddrPort) (int, error)
+}
+
 // readUpstream reads the upstream socket until ctx ends or it fails.
 func (a *Agent) readUpstream(ctx context.Context) error {
-	return daemon.ReadUDP(ctx, a.upstream, "fa: upstream socket", func(b []byte, src netip.AddrPort) bool {
-		ev, ok := a.parseUpstream(b, src)
-		return !ok || a.post(ctx, ev)
-	}, func() { a.counts.unexpected.Add(1) })
+	r, ok := a.upstream.(dstReader)
+	if !ok {
+		return daemon.ReadUDP(ctx, a.upstream, "fa: upstream socket", func(b []byte, src netip.AddrPort) bool {
+			ev, ok := a.parseUpstream(b, src, netip.Addr{})
+			return !ok || a.post(ctx, ev)
+		}, func() { a.counts.unexpected.Add(1) })
+	}
+	buf := make([]byte, 1<<16)
+	for {
+		n, src, dst, err := r.ReadFromDst(buf)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				continue
+			}
+			return fmt.Errorf("fa: upstream socket: %w", err)
+		}
+		if !src.IsValid() {
+			a.counts.unexpected.Add(1)
+			continue
+		}
+		if ev, ok := a.parseUpstream(buf[:n], src, dst); ok && !a.post(ctx, ev) {
+			return nil
+		}
+	}
 }
 
 // parseUpstream turns a datagram from upstream into an event, counting what
-// it drops.
-func (a *Agent) parseUpstream(b []byte, src netip.AddrPort) (event, bool) {
+// it drops. local is the datagram's destination, when known.
+func (a *Agent) parseUpstream(b []byte, src netip.AddrPort, local netip.Addr) (event, bool) {
 	if len(b) == 0 {
 		a.counts.malformed.Add(1)
 		return event{}, false
 	}
-	ev := event{src: src}
+	ev := event{src: src, link: -1, local: local}
 	var err error
 	switch b[0] {
 	case byte(mip.MessageReply):
@@ -185,9 +223,33 @@ func (a *Agent) parseUpstream(b []byte, src netip.AddrPort) (event, bool) {
 	case byte(mip.MessageRevocation):
 		ev.kind = evRevocation
 		ev.rev, err = mip.ParseRevocation(b)
+	case byte(mip.MessageRequest):
+		// Requests from mobiles arrive as frames; one here comes from a
+		// lower foreign agent, which only an agent in a hierarchy serves.
+		if !a.cfg.Hierarchy() {
+			a.counts.unexpected.Add(1)
+			return event{}, false
+		}
+		ev.kind = evRequest
+		ev.req, err = mip.ParseRequest(b)
+		if err != nil && !errors.Is(err, mip.ErrUnknownExtension) && len(b) >= mip.RequestLen {
+			a.counts.malformed.Add(1)
+			ev.kind = evPoorRequest
+			ev.poor = poorRequest{
+				home: netip.AddrFrom4([4]byte(b[4:8])),
+				ha:   netip.AddrFrom4([4]byte(b[8:12])),
+				id:   binary.BigEndian.Uint64(b[16:24]),
+			}
+			return ev, true
+		}
+	case byte(mip.MessageRevocationAck):
+		if !a.cfg.Hierarchy() {
+			a.counts.unexpected.Add(1)
+			return event{}, false
+		}
+		ev.kind = evRevocationAck
+		ev.ack, err = mip.ParseRevocationAck(b)
 	default:
-		// Requests from below arrive as frames; a request here would come
-		// from a lower foreign agent, which needs the hierarchy.
 		a.counts.unexpected.Add(1)
 		return event{}, false
 	}

@@ -13,11 +13,12 @@ import (
 
 // restartLabels are the settings the agent cannot change while it runs:
 // its interfaces and sockets, the care-of address its tunnels end at, the
-// hierarchy, the kernel's data path and state file, the logger.
+// hierarchy and the key pair loaded at start, the kernel's data path and
+// state file, the logger.
 var restartLabels = []string{
 	"UpstreamInterface", "CareOfAddress", "UpperFAIPAddress", "HighestFAIPAddress",
 	"TunnelMode", "TunnelPrefix", "StateFile", "SyslogFacility",
-	"AdminSocket", "MonitorSocket", "INTERFACES",
+	"AdminSocket", "MonitorSocket", "INTERFACES", "PrivateKeyFile", "PublicKeyFile",
 }
 
 // Reload applies a new configuration to the running agent, in its loop,

@@ -2,17 +2,20 @@ package fa
 
 import (
 	"net/netip"
-
 	"time"
 
 	"github.com/dynamics-go/dynamics/libdynamics/binding"
 	"github.com/dynamics-go/dynamics/libdynamics/logging"
 	"github.com/dynamics-go/dynamics/libdynamics/mip"
+	"github.com/dynamics-go/dynamics/libdynamics/tunnel"
 )
 
 // handleReply matches a reply from upstream to its pending request
-// (RFC 5944 section 3.7.3), checks its Foreign-Home authenticator, updates
-// the visitor list and the kernel, and relays the reply to the mobile.
+// (RFC 5944 section 3.7.3), checks its Foreign-Home authenticator when it
+// comes from the home agent, takes the agent's session key from it in a
+// hierarchy, updates the visitor list and the kernel, and relays the reply
+// down: to the mobile its own part, to a lower agent also the FA Session
+// Key extensions of the agents below.
 func (a *Agent) handleReply(ev event) {
 	r := ev.reply
 	key := pendingKey{r.Home, uint32(r.ID)}
@@ -25,7 +28,10 @@ func (a *Agent) handleReply(ev event) {
 	}
 	a.log.Debug("registration reply", logging.KeyHome, r.Home, logging.KeyHA, r.HomeAgent, logging.KeyID, r.ID,
 		logging.KeyCode, uint8(r.Code), "lifetime", r.Lifetime, "src", ev.src)
-	if sa, ok := a.sas[p.HA]; ok {
+	// Only the home agent's own reply carries a Foreign-Home authenticator
+	// for this agent: one relayed down by an upper agent had it for that
+	// agent.
+	if sa, ok := a.sas[p.HA]; ok && p.Up == p.HA {
 		if err := mip.VerifyReply(r.Raw(), mip.TypeForeignHome, sa); err != nil {
 			a.counts.auth.Add(1)
 			a.removePending(key)
@@ -40,19 +46,39 @@ func (a *Agent) handleReply(ev event) {
 	}
 	a.removePending(key)
 
+	register := r.Code.Accepted() && p.Lifetime != 0 && r.Lifetime != 0
+	var sess *session
+	var below []mip.FASessionKey
+	if register && a.cfg.Hierarchy() {
+		var err error
+		if sess, below, err = a.replySession(p.Home, r); err != nil {
+			a.counts.auth.Add(1)
+			a.log.Warn("reply's session key unusable", logging.KeyHome, r.Home, logging.KeyID, r.ID,
+				"src", ev.src, logging.KeyErr, err)
+			a.deny(p.Down, p.Home, p.HA, p.CareOf, p.ID, mip.CodeFAHomeAgentAuthFailed, 0, "session key: "+err.Error())
+			return
+		}
+	}
+
 	if r.Code.Accepted() {
 		a.stats.Accepted++
-		if p.Lifetime == 0 || r.Lifetime == 0 {
+		if !register {
 			if _, ok := a.visitors.Get(p.Home); ok {
 				a.removeVisitor(p.Home)
 			}
 			a.log.Info("deregistration accepted", logging.KeyHome, p.Home, logging.KeyCoA, p.CareOf, logging.KeyHA, p.HA,
 				logging.KeyID, p.ID, logging.KeyCode, uint8(r.Code), logging.KeyIface, p.Down.Iface)
 		} else {
-			a.register(p, r)
+			lifetime := min(r.Lifetime, p.Lifetime)
+			a.confirm(grant{
+				home: p.Home, ha: p.HA, careOf: p.CareOf, id: p.ID, flags: p.Flags,
+				lifetime: time.Duration(lifetime) * time.Second,
+				infinite: r.Lifetime == mip.Infinite && p.Lifetime == mip.Infinite,
+				down:     p.Down, up: p.Up, sess: sess,
+			})
 			a.log.Info("registration accepted", logging.KeyHome, p.Home, logging.KeyCoA, p.CareOf,
 				logging.KeyHA, p.HA, logging.KeyID, p.ID, logging.KeyCode, uint8(r.Code),
-				logging.KeyIface, p.Down.Iface, "lifetime", r.Lifetime)
+				logging.KeyIface, p.Down.Iface, "lifetime", lifetime, "down", p.Down.String(), "session_key", sess != nil)
 		}
 	} else {
 		a.stats.countDeniedUpstream(r.Code)
@@ -61,85 +87,110 @@ func (a *Agent) handleReply(ev event) {
 			"reason", r.Code.String())
 	}
 	a.stats.Replies++
-	a.sendDown(p.Down, p.Home, mobilePart(r))
+	out := mobilePart(r)
+	if p.Down.IsAgent() {
+		out = append(make([]byte, 0, len(out)+300*len(below)), out...)
+		for _, k := range below {
+			var err error
+			if out, err = mip.AppendFASessionKey(out, k); err != nil {
+				a.log.Warn("cannot pass an FA Session Key down", logging.KeyHome, p.Home, logging.KeyFA, k.Agent, logging.KeyErr, err)
+				out = out[:len(mobilePart(r))]
+				break
+			}
+		}
+	}
+	a.sendDown(p.Down, p.Home, out)
 }
 
 // mobilePart is the reply as the mobile receives it: the bytes up to and
-// including the Mobile-Home authenticator, as the home agent sent them.
-// What follows (the Revocation Support and Foreign-Home extensions) was for
-// this agent.
+// including the mobile's authenticator (Mobile-Home, or the MN-GFA one of a
+// switching agent's answer), as they were sent. What follows (FA Session
+// Keys for the agents, Revocation Support, Foreign-Home) was for the agents.
 func mobilePart(r *mip.Reply) []byte {
 	raw := r.Raw()
-	_, mh := r.Auth(mip.TypeMobileHome)
-	if mh < 0 {
-		if _, fh := r.Auth(mip.TypeForeignHome); fh >= 0 {
-			mh = fh - 1
-		} else {
-			return raw
-		}
-	}
+	m := mobileAuthIndex(r)
 	end := mip.ReplyLen
-	for i := 0; i <= mh; i++ {
+	for i := 0; i <= m; i++ {
 		end += len(r.ExtensionBytes(i))
 	}
 	return raw[:end]
 }
 
-// register makes or updates the visitor entry for an accepted reply. A
-// visitor that re-registers keeps its kernel state; only what changed is
-// replaced.
-func (a *Agent) register(p *Pending, r *mip.Reply) {
+// grant is a registration the agent confirms: from a reply from above, or
+// its own answer as switching agent.
+type grant struct {
+	home, ha, careOf netip.Addr
+	id               uint64
+	flags            mip.Flags
+	lifetime         time.Duration // granted
+	infinite         bool          // both sides asked for 65535: no expiry
+	down             Downlink
+	up               netip.Addr
+	sess             *session // nil: no session key
+}
+
+// confirm makes or updates the visitor entry and its kernel state for a
+// granted registration. A visitor that re-registers keeps its kernel state
+// and tunnel references where they do not change; only what changed is
+// replaced, so moving the way down to another lower agent replaces the
+// host route and reverse tunnel rule and swaps the downward tunnel.
+func (a *Agent) confirm(g grant) {
 	now := a.clock.Now()
-	lifetime := time.Duration(r.Lifetime) * time.Second
-	if r.Lifetime > p.Lifetime {
-		lifetime = time.Duration(p.Lifetime) * time.Second
-	}
-	expiry := now.Add(lifetime)
-	if r.Lifetime == mip.Infinite && p.Lifetime == mip.Infinite {
+	expiry := now.Add(g.lifetime)
+	if g.infinite {
 		expiry = now.AddDate(100, 0, 0)
 	}
-	b := binding.Binding{
-		Home:      p.Home,
-		Lower:     p.Home, // the mobile itself is below this agent
-		CareOf:    p.CareOf,
-		HA:        p.HA,
-		ID:        p.ID,
-		Expiry:    expiry,
-		Lifetime:  lifetime,
-		Confirmed: true,
-		Flags:     uint8(p.Flags),
+	lower := g.home // the mobile itself is below this agent
+	if g.down.IsAgent() {
+		lower = g.down.Agent.Addr()
 	}
-	old := a.vinfo[p.Home]
-	info := &visitorInfo{down: p.Down, up: p.Up}
-
-	// The tunnel: keep the old reference when the endpoints are the same.
-	if a.wantsTunnel(p.Flags) {
-		if old != nil && old.tunnel != 0 && old.tunnelRemote == p.HA {
-			info.tunnel, info.tunnelRemote = old.tunnel, old.tunnelRemote
-			old.tunnel = 0 // handed over
-		} else if t, err := a.acquireTunnel(p.HA); err != nil {
-			a.log.Error("cannot make the tunnel to the home agent", logging.KeyHome, p.Home,
-				logging.KeyHA, p.HA, logging.KeyErr, err)
-		} else {
-			info.tunnel, info.tunnelRemote = t.ID, p.HA
-		}
+	b := binding.Binding{
+		Home:      g.home,
+		Lower:     lower,
+		CareOf:    g.careOf,
+		HA:        g.ha,
+		ID:        g.id,
+		Expiry:    expiry,
+		Lifetime:  g.lifetime,
+		Confirmed: true,
+		Flags:     uint8(g.flags),
+	}
+	if g.sess != nil {
+		b.Key, b.HasKey, b.SPI = g.sess.key, true, g.sess.spi
+		a.touchSession(*g.sess, now)
+	}
+	old := a.vinfo[g.home]
+	var oldUp, oldDown tunnel.ID
+	if old != nil {
+		oldUp, oldDown = old.tunnel, old.downTunnel
+	}
+	info := &visitorInfo{down: g.down, up: g.up}
+	keepUp, keepDown := false, false
+	if a.wantsTunnel(g.flags) {
+		info.tunnel, keepUp = a.holdTunnel(oldUp, a.careOf, g.up, g.home)
+	}
+	if g.down.IsAgent() && !g.flags.Has(mip.FlagDecapsulation) {
+		info.downTunnel, keepDown = a.holdTunnel(oldDown, g.down.Local, g.down.Agent.Addr(), g.home)
 	}
 	b.Value = uint32(info.tunnel)
-	info.entries = a.visitorEntries(p.Home, p.Flags, p.Down, info.tunnel)
+	info.entries = a.visitorEntries(g.home, g.flags, g.down, info.tunnel, info.downTunnel)
 	if err := a.kern.Ensure(info.entries...); err != nil {
-		a.log.Error("kernel entries for visitor failed", logging.KeyHome, p.Home, logging.KeyIface, p.Down.Iface,
+		a.log.Error("kernel entries for visitor failed", logging.KeyHome, g.home, "down", g.down.String(),
 			logging.KeyErr, err)
 	}
 	if old != nil {
 		a.removeStale(old.entries, info.entries)
-		if old.tunnel != 0 {
-			a.releaseTunnel(old.tunnel)
+		if oldUp != 0 && !keepUp {
+			a.releaseTunnel(oldUp)
+		}
+		if oldDown != 0 && !keepDown {
+			a.releaseTunnel(oldDown)
 		}
 	}
 	if _, _, err := a.visitors.Put(b); err != nil {
-		a.log.Error("visitor entry rejected", logging.KeyHome, p.Home, logging.KeyErr, err)
+		a.log.Error("visitor entry rejected", logging.KeyHome, g.home, logging.KeyErr, err)
 	}
-	a.vinfo[p.Home] = info
+	a.vinfo[g.home] = info
 }
 
 // removeVisitor removes a visitor and everything the agent made for it.
@@ -148,8 +199,8 @@ func (a *Agent) removeVisitor(home netip.Addr) {
 	a.cleanupVisitor(home)
 }
 
-// cleanupVisitor removes the kernel state and tunnel reference of a visitor
-// no longer in the table.
+// cleanupVisitor removes the kernel state and tunnel references of a
+// visitor no longer in the table.
 func (a *Agent) cleanupVisitor(home netip.Addr) {
 	info, ok := a.vinfo[home]
 	if !ok {
@@ -161,5 +212,8 @@ func (a *Agent) cleanupVisitor(home netip.Addr) {
 	}
 	if info.tunnel != 0 {
 		a.releaseTunnel(info.tunnel)
+	}
+	if info.downTunnel != 0 {
+		a.releaseTunnel(info.downTunnel)
 	}
 }

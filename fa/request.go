@@ -26,11 +26,17 @@ func (a *Agent) handle(ev event) {
 		a.handleReply(ev)
 	case evRevocation:
 		a.handleRevocation(ev)
+	case evRevocationAck:
+		a.handleRevocationAck(ev)
 	}
 }
 
-// downlink is the way back to the sender of a frame.
+// downlink is the way back to the sender of a frame, or of a request from
+// a lower agent.
 func (a *Agent) downlink(ev event) Downlink {
+	if ev.link < 0 {
+		return Downlink{Agent: ev.src, Addr: ev.src.Addr(), Port: ev.src.Port(), Local: a.localFor(ev.local), link: -1}
+	}
 	return Downlink{
 		Iface:  a.links[ev.link].Conn.Info().Name,
 		HWAddr: ev.hw,
@@ -40,9 +46,25 @@ func (a *Agent) downlink(ev event) Downlink {
 	}
 }
 
+// localFor is the agent's address a lower agent reached it at: the
+// datagram's destination when the socket tells it, else the socket's own
+// address when bound to one, else the care-of address.
+func (a *Agent) localFor(dst netip.Addr) netip.Addr {
+	if unicast(dst) {
+		return dst
+	}
+	if ua, ok := a.upstream.LocalAddr().(*net.UDPAddr); ok {
+		if l := ua.AddrPort().Addr().Unmap(); unicast(l) {
+			return l
+		}
+	}
+	return a.careOf
+}
+
 // handleRequest applies the foreign agent's checks (RFC 5944 section
-// 3.7.2.1, RFC 3024 section 3.3) to a request from a mobile and either
-// denies it or relays it upward and records it as pending.
+// 3.7.2.1, RFC 3024 section 3.3) to a request from a mobile or a lower
+// agent and denies it, answers it as the switching agent of a local move,
+// or relays it upward and records it as pending.
 func (a *Agent) handleRequest(ev event) {
 	req := ev.req
 	a.stats.Requests++
@@ -52,6 +74,9 @@ func (a *Agent) handleRequest(ev event) {
 		"flags", req.Flags.String(), "lifetime", req.Lifetime, "hwaddr", down.HWAddr.String(), "src", ev.src)
 	if code, lifetime, why := a.check(req, down); code != mip.CodeAccepted {
 		a.deny(down, req.Home, req.HomeAgent, req.CareOf, req.ID, code, lifetime, why)
+		return
+	}
+	if a.cfg.Hierarchy() && a.answerLocally(req, down) {
 		return
 	}
 	up := a.upward(req)
@@ -69,7 +94,7 @@ func (a *Agent) handleRequest(ev event) {
 	a.stats.Relayed++
 	a.log.Info("registration request relayed", logging.KeyHome, req.Home, logging.KeyHA, req.HomeAgent,
 		logging.KeyCoA, req.CareOf, logging.KeyID, req.ID, logging.KeyIface, down.Iface,
-		"lifetime", req.Lifetime, "flags", req.Flags.String())
+		"lifetime", req.Lifetime, "flags", req.Flags.String(), "from", down.String(), "to", up)
 }
 
 // check returns the code the agent denies req with, the lifetime to put in
@@ -81,9 +106,9 @@ func (a *Agent) check(req *mip.Request, down Downlink) (mip.Code, uint16, string
 		return mip.CodeFAPoorRequest, 0, "no usable home address (NAI registration is not supported)"
 	case !unicast(req.HomeAgent):
 		return mip.CodeFAPoorRequest, 0, "no usable home agent address (dynamic home agent discovery is not supported)"
-	case len(down.HWAddr) != 6:
+	case !down.IsAgent() && len(down.HWAddr) != 6:
 		return mip.CodeFAPoorRequest, 0, "sender has no Ethernet address"
-	case !req.Flags.Has(mip.FlagDecapsulation) && req.CareOf != a.careOf:
+	case !req.Flags.Has(mip.FlagDecapsulation) && req.CareOf != a.advCoA:
 		return mip.CodeFAInvalidCareOf, 0, "care-of address is not the one advertised"
 	case req.Flags&(mip.FlagMinimalEncapsulation|mip.FlagGRE) != 0:
 		return mip.CodeFAEncapsulation, 0, "only IP-in-IP encapsulation is offered"
@@ -137,30 +162,59 @@ func (a *Agent) load() int {
 	return n
 }
 
-// upward is where a request for this mobile is relayed: its home agent.
-// With a hierarchy it becomes the upper foreign agent.
-func (a *Agent) upward(req *mip.Request) netip.Addr { return req.HomeAgent }
+// upward is where a request for this mobile is relayed: the upper foreign
+// agent, or the home agent when there is none (a flat agent, the highest
+// agent of a hierarchy).
+func (a *Agent) upward(req *mip.Request) netip.Addr {
+	if a.cfg.UpperFAIPAddress.IsValid() {
+		return a.cfg.UpperFAIPAddress
+	}
+	return req.HomeAgent
+}
 
 // relayPayload is what the agent sends upward for req: the request as the
 // mobile sent it up to and including the Mobile-Home authenticator (any
-// extensions after it were meant for this agent), then, when the agent
-// shares a security association with the home agent, the Revocation
-// Support extension (RFC 3543) and the Foreign-Home authenticator.
+// extensions after it were meant for this agent), then in a hierarchy the
+// FA Public Key extensions of the agents below and the agent's own; and,
+// relaying to the home agent with which it shares a security association,
+// the Revocation Support extension (RFC 3543) and the Foreign-Home
+// authenticator.
 func (a *Agent) relayPayload(req *mip.Request, up netip.Addr) ([]byte, error) {
 	raw := req.Raw()
 	end := len(raw)
-	if _, mh := req.Auth(mip.TypeMobileHome); mh >= 0 {
+	_, mh := req.Auth(mip.TypeMobileHome)
+	if mh >= 0 {
 		end = mip.RequestLen
 		for i := 0; i <= mh; i++ {
 			end += len(req.ExtensionBytes(i))
 		}
 	}
-	out := append(make([]byte, 0, end+40), raw[:end]...)
+	out := append(make([]byte, 0, end+600), raw[:end]...)
+	if a.cfg.Hierarchy() {
+		if mh >= 0 {
+			for i := mh + 1; i < len(req.Extensions); i++ {
+				if mip.IsHierarchyExtension(req.Extensions[i]) {
+					out = append(out, req.ExtensionBytes(i)...)
+				}
+			}
+		}
+		var err error
+		if out, err = mip.AppendFAPublicKey(out, mip.FAPublicKey{Agent: a.careOf, DER: a.pubDER}); err != nil {
+			return nil, err
+		}
+	}
+	if up != req.HomeAgent {
+		return out, nil
+	}
 	sa, ok := a.sas[up]
 	if !ok {
 		return out, nil
 	}
-	rs := &mip.RevocationSupport{Timestamp: mip.RevocationTimestamp(a.clock.Now())}
+	ts := mip.RevocationTimestamp(a.clock.Now())
+	if int32(ts-a.lastRev) > 0 {
+		a.lastRev = ts
+	}
+	rs := &mip.RevocationSupport{Timestamp: ts}
 	out, _ = rs.AppendMarshal(out)
 	return mip.AppendAuth(out, mip.TypeForeignHome, sa)
 }
@@ -240,11 +294,18 @@ func (a *Agent) deny(d Downlink, home, ha, coa netip.Addr, id uint64, code mip.C
 	a.sendDown(d, home, b)
 }
 
-// sendDown sends a registration message to a mobile on its visitor link:
-// from the agent's address there and port 434, to the home address and the
-// mobile's source port, by the mobile's hardware address, so the agent
-// never ARPs for a home address on the foreign link.
+// sendDown sends a registration message down: to a lower agent over UDP
+// (sendAgent), or to a mobile on its visitor link from the agent's address
+// there and port 434, to the home address and the mobile's source port, by
+// the mobile's hardware address, so the agent never ARPs for a home address
+// on the foreign link.
 func (a *Agent) sendDown(d Downlink, home netip.Addr, payload []byte) {
+	if d.IsAgent() {
+		if err := a.sendAgent(d, payload); err != nil {
+			a.log.Warn("sending to lower agent failed", logging.KeyHome, home, logging.KeyFA, d.Agent.Addr(), logging.KeyErr, err)
+		}
+		return
+	}
 	l := a.links[d.link]
 	dst := home
 	if !unicast(dst) {
@@ -262,4 +323,16 @@ func (a *Agent) sendDown(d Downlink, home netip.Addr, payload []byte) {
 	if err := l.Conn.WriteFrame(pkt, hw); err != nil {
 		a.log.Warn("sending to mobile failed", logging.KeyHome, home, logging.KeyIface, d.Iface, logging.KeyErr, err)
 	}
+}
+
+// sendAgent sends a registration message to the lower agent of d, from the
+// address it sent to (d.Local) and port 434, so that it sees the message
+// come from its upper agent.
+func (a *Agent) sendAgent(d Downlink, payload []byte) error {
+	if w, ok := a.upstream.(srcWriter); ok && d.Local.IsValid() {
+		_, err := w.WriteToFrom(payload, d.Local, d.Agent)
+		return err
+	}
+	_, err := a.upstream.WriteTo(payload, net.UDPAddrFromAddrPort(d.Agent))
+	return err
 }

@@ -1,6 +1,7 @@
 package fa
 
 import (
+	"bytes"
 	"net"
 	"net/netip"
 	"time"
@@ -52,14 +53,42 @@ func (s MobileState) String() string {
 
 // Downlink is who is below this agent for a mobile: where replies and the
 // mobile's traffic go down. For a mobile on a visitor link it is the mobile
-// itself, by hardware address; in a hierarchy it will be the lower foreign
-// agent.
+// itself, by hardware address; in a hierarchy it may be the lower foreign
+// agent that relayed the request (Agent set), reached over UDP and by a
+// tunnel.
 type Downlink struct {
-	Iface  string           // the visitor interface
+	Iface  string           // the visitor interface (a mobile on a visitor link)
 	HWAddr net.HardwareAddr // the mobile's hardware address
 	Addr   netip.Addr       // the request's IP source: the home address, or 0.0.0.0
 	Port   uint16           // the request's UDP source port
-	link   int              // index into Agent.links
+	// Agent is the lower foreign agent's address and port, when the
+	// request came from one; replies go back there from port 434.
+	Agent netip.AddrPort
+	// Local is this agent's address the lower agent sent to: the source of
+	// what the agent sends it and the local end of the tunnel to it.
+	Local netip.Addr
+	link  int // index into Agent.links; -1 for a lower agent
+}
+
+// IsAgent reports whether the way down is a lower foreign agent.
+func (d Downlink) IsAgent() bool { return d.Agent.IsValid() }
+
+// Same reports whether d and o are the same way down: the same lower agent,
+// or the same mobile (hardware address) on the same visitor link.
+func (d Downlink) Same(o Downlink) bool {
+	if d.IsAgent() || o.IsAgent() {
+		return d.Agent.Addr() == o.Agent.Addr() && d.IsAgent() == o.IsAgent()
+	}
+	return d.link == o.link && bytes.Equal(d.HWAddr, o.HWAddr)
+}
+
+// String names the way down for logs: the lower agent's address, or the
+// visitor interface.
+func (d Downlink) String() string {
+	if d.IsAgent() {
+		return d.Agent.Addr().String()
+	}
+	return d.Iface
 }
 
 // Pending is a relayed request waiting for its reply, keyed by home address
@@ -73,25 +102,31 @@ type Pending struct {
 	Lifetime uint16 // requested
 	Down     Downlink
 	// Up is where the request was relayed and where the reply must come
-	// from: the home agent (flat), later the upper foreign agent.
+	// from: the upper foreign agent, or the home agent when the agent has
+	// none.
 	Up       netip.Addr
 	Deadline time.Time
 }
 
 // Visitor is a mobile registered through this agent: the binding (confirmed
-// by the home agent's reply), the way down to it, and what the agent made
-// in the kernel for it.
+// by the reply from above; in a hierarchy with the session key and SPI in
+// Key, HasKey and SPI), the way down to it, and what the agent made in the
+// kernel for it.
 type Visitor struct {
 	binding.Binding
 	Down Downlink
 	// Up is where the mobile's registrations are relayed (its home agent
-	// in a flat setup); revocations and replies come from it.
+	// in a flat setup or at the highest agent, else the upper foreign
+	// agent); revocations and replies come from it.
 	Up netip.Addr
-	// Tunnel is the tunnel from the care-of address to the home agent the
-	// visitor holds a reference to; 0 when none.
+	// Tunnel is the upward tunnel the visitor holds a reference to, from
+	// the agent's address to Up; 0 when none.
 	Tunnel tunnel.ID
+	// DownTunnel is the tunnel to the lower agent (Down.Agent) the visitor
+	// holds a reference to; 0 when the way down is a visitor link.
+	DownTunnel tunnel.ID
 	// Entries are the visitor's own kernel entries (neighbour, host route,
-	// reverse tunnel rule); the shared tunnel's are not included.
+	// reverse tunnel rule); the shared tunnels' are not included.
 	Entries []kernel.Entry
 }
 

@@ -29,6 +29,14 @@ type Stats struct {
 	Timeouts uint64
 	// Revocations counts registration revocations acted on.
 	Revocations uint64
+	// LocalReplies counts the requests the agent answered itself as the
+	// switching agent of a local move (the home agent heard nothing);
+	// RevocationsSent the revocations it sent to lower agents, first
+	// transmissions only.
+	LocalReplies, RevocationsSent uint64
+	// RevocationsPending is the number of revocations sent to lower
+	// agents and not yet acknowledged (nor given up).
+	RevocationsPending int
 	// Discards counts messages dropped without an answer, by reason.
 	Discards Discards
 	// Advertisements counts agent advertisements sent, Solicitations the
@@ -48,14 +56,17 @@ type Discards struct {
 	// numbered below 128, which RFC 5944 section 1.9 makes invalid.
 	UnknownExtension uint64
 	// Authentication: a reply or revocation whose Foreign-Home
-	// authenticator is missing or wrong.
+	// authenticator is missing or wrong, a revocation acknowledgment that
+	// fails its, a reply whose session key is unusable.
 	Authentication uint64
 	// Unmatched: a reply that answers no pending request, or comes from
-	// another address than the request went to; a revocation for no
-	// visitor.
+	// another address than the request went to; a revocation from the
+	// upper agent for no visitor with a session key; an acknowledgment of
+	// no revocation.
 	Unmatched uint64
 	// Unexpected: a message the agent has no use for in its place (a
-	// request on the upstream socket, an unknown message type).
+	// request on the upstream socket outside a hierarchy, an unknown
+	// message type).
 	Unexpected uint64
 }
 
@@ -79,6 +90,7 @@ func (a *Agent) snapshot() Stats {
 	s.Visitors = a.visitors.Len()
 	s.Pending = len(a.pending)
 	s.Tunnels = a.tunnels.Len()
+	s.RevocationsPending = len(a.revOut)
 	return s
 }
 

@@ -55,18 +55,43 @@ func ListenUpstream(laddr string, src netip.Addr, links []Link) (*UpstreamConn, 
 
 // ReadFrom implements net.PacketConn, skipping the visitor links' datagrams.
 func (u *UpstreamConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	n, addr, _, err := u.read(b)
+	return n, addr, err
+}
+
+// ReadFromDst is ReadFrom that also returns the datagram's destination
+// address: the agent's address that a lower foreign agent sent to, from
+// which the agent answers it and where its tunnel to that agent starts. The
+// source is invalid in the (unexpected) case that the socket reports no UDP
+// address.
+func (u *UpstreamConn) ReadFromDst(b []byte) (int, netip.AddrPort, netip.Addr, error) {
+	n, addr, dst, err := u.read(b)
+	if err != nil {
+		return n, netip.AddrPort{}, netip.Addr{}, err
+	}
+	ua, ok := addr.(*net.UDPAddr)
+	if !ok {
+		return n, netip.AddrPort{}, dst, nil // not from a UDP peer: no source to give
+	}
+	src := ua.AddrPort()
+	return n, netip.AddrPortFrom(src.Addr().Unmap(), src.Port()), dst, nil
+}
+
+func (u *UpstreamConn) read(b []byte) (int, net.Addr, netip.Addr, error) {
 	for {
 		n, cm, addr, err := u.p.ReadFrom(b)
 		if err != nil {
-			return n, addr, err
+			return n, addr, netip.Addr{}, err
 		}
+		var dst netip.Addr
 		if cm != nil {
-			dst, _ := netip.AddrFromSlice(cm.Dst)
-			if u.skipDst[dst.Unmap()] || u.skipIf[cm.IfIndex] {
+			dst, _ = netip.AddrFromSlice(cm.Dst)
+			dst = dst.Unmap()
+			if u.skipDst[dst] || u.skipIf[cm.IfIndex] {
 				continue
 			}
 		}
-		return n, addr, nil
+		return n, addr, dst, nil
 	}
 }
 
@@ -76,6 +101,15 @@ func (u *UpstreamConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 		return u.c.WriteTo(b, addr)
 	}
 	return u.p.WriteTo(b, &ipv4.ControlMessage{Src: u.src}, addr)
+}
+
+// WriteToFrom sends b to dst from the agent's address src (one a lower
+// foreign agent sent to), instead of the care-of address.
+func (u *UpstreamConn) WriteToFrom(b []byte, src netip.Addr, dst netip.AddrPort) (int, error) {
+	if !src.Is4() {
+		return u.WriteTo(b, net.UDPAddrFromAddrPort(dst))
+	}
+	return u.p.WriteTo(b, &ipv4.ControlMessage{Src: net.IP(src.AsSlice())}, net.UDPAddrFromAddrPort(dst))
 }
 
 // Close implements net.PacketConn.

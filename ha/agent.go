@@ -53,8 +53,9 @@ type Options struct {
 	Kernel kernel.Kernel
 	Clock  binding.Clock // nil: binding.SystemClock
 	Logger *slog.Logger  // nil: slog.Default()
-	// Rand supplies the nonces of nonce replay protection; nil is
-	// crypto/rand.
+	// Rand supplies the nonces of nonce replay protection, the session
+	// keys and SPIs of hierarchical registrations and, without
+	// SessionKeySecret, the key-generation secret; nil is crypto/rand.
 	Rand io.Reader
 }
 
@@ -73,6 +74,7 @@ type Agent struct {
 	rand   io.Reader
 	fasas  map[netip.Addr]mip.SecurityAssociation
 	maxLif uint16 // MaxLifetime in seconds
+	secret []byte // the session keys' key-generation secret
 
 	events  chan event
 	ops     *daemon.Ops[*State]
@@ -110,6 +112,7 @@ type bindingInfo struct {
 	sender     netip.AddrPort
 	tunnel     tunnel.Tunnel
 	revocation bool
+	sessionSPI uint32 // the session SPI issued with the last registration; 0 for none
 }
 
 // arpJob is the gratuitous ARPs still to send for one home address.
@@ -172,6 +175,13 @@ func New(opts Options) (*Agent, error) {
 	}
 	if a.rand == nil {
 		a.rand = rand.Reader
+	}
+	a.secret = cfg.SessionKeySecret
+	if len(a.secret) == 0 {
+		a.secret = make([]byte, secretLen)
+		if _, err := io.ReadFull(a.rand, a.secret); err != nil {
+			return nil, fmt.Errorf("ha: key-generation secret: %w", err)
+		}
 	}
 	for _, e := range cfg.Authorized {
 		a.mobiles[e.Home] = &mobile{sa: e.SA(), enabled: true}
@@ -340,7 +350,7 @@ func (a *Agent) view(b binding.Binding) Binding {
 		Lifetime: b.Lifetime, Expiry: b.Expiry,
 	}
 	if info := a.binfo[b.Home]; info != nil {
-		v.Sender, v.Tunnel, v.Revocation = info.sender, info.tunnel.Name, info.revocation
+		v.Sender, v.Tunnel, v.Revocation, v.SessionSPI = info.sender, info.tunnel.Name, info.revocation, info.sessionSPI
 	}
 	return v
 }

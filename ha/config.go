@@ -45,6 +45,10 @@ type Config struct {
 	// RequireFAAuth denies requests relayed by a foreign agent (D flag
 	// clear) that carry no valid Foreign-Home authenticator, with code 132.
 	RequireFAAuth bool `dyn:"RequireFAAuth,default=no"`
+	// SessionKeySecret is the key-generation secret of the session keys
+	// issued to hierarchical registrations; unset, 16 random bytes drawn
+	// at start.
+	SessionKeySecret Secret `dyn:"SessionKeySecret"`
 
 	TunnelMode     daemon.TunnelMode `dyn:"TunnelMode,default=auto"`
 	TunnelPrefix   string            `dyn:"TunnelPrefix,default=dynha"`

@@ -103,6 +103,31 @@
 // is answered with 128 (130 when tunnel ids run out) and leaves nothing
 // behind.
 //
+// # Hierarchy and session keys
+//
+// A request that climbed a hierarchy of foreign agents carries their FA
+// Public Key extensions (docs/PROTOCOL.md, "Foreign agent hierarchy").
+// The agent uses those after the Mobile-Home authenticator and, when the
+// request has a valid Foreign-Home authenticator, only those it covers.
+// When such a request is accepted (not on a denial or a deregistration),
+// the agent makes a session key MD5(secret | 16 random bytes | secret)
+// with SessionKeySecret (16 random bytes drawn at start when unset) and a
+// random session SPI of 256 or more, and answers with the Mobile Session
+// Key extension before the Mobile-Home authenticator (the key masked with
+// the mobile-home key and the reply's identification, lifetime the
+// granted lifetime) and, after it, one FA Session Key extension per agent,
+// the key wrapped with RSA-OAEP for that agent's public key and the
+// mobile's home address (sessionkey.WrapForFA, sessionkey.Label). A public
+// key that does not parse, is not RSA or is below sessionkey.MinBits, and
+// a broken fragment sequence, cost that agent its key (a warning, and
+// Stats.FAKeysRejected); the mobile is registered all the same. Every
+// full registration gets a new key. The MN-GFA authenticator (36/3) of a
+// local move that reached the agent is ignored: the request is decided on
+// its Mobile-Home authenticator like any other. The agent keeps no session
+// key, only the SPI in the binding (Binding.SessionSPI); Stats.SessionKeys
+// and Stats.FASessionKeys count what it issued. A request without FA
+// Public Key extensions is a flat registration and gets no session key.
+//
 // Replies go to the request's source address and port, with a Mobile-Home
 // authenticator, and, when the request carried a Foreign-Home authenticator
 // from a sender the agent shares an association with, the Revocation
@@ -151,6 +176,5 @@
 // HAIPAddress, so requests to a broadcast address do not reach the agent)
 // and NAI-based home address assignment (RFC 2794); the Encapsulating Delivery Style extension
 // of RFC 3024; the I bit of RFC 3543 (the agent never asks a foreign agent
-// to inform the mobile node); the Dynamics hierarchy and its session keys;
-// keeping bindings across a restart.
+// to inform the mobile node); keeping bindings across a restart.
 package ha

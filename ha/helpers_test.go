@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
@@ -103,8 +105,14 @@ func listen(t *testing.T, n *memnet.Network, addr netip.Addr) *memnet.Conn {
 	return c
 }
 
-// newBed starts a home agent with cfg.
+// newBed starts a home agent with cfg and a deterministic random source.
 func newBed(t *testing.T, cfg Config) *bed {
+	t.Helper()
+	return newBedRand(t, cfg, rand.NewChaCha8([32]byte{0xa5, 0x5a}))
+}
+
+// newBedRand starts a home agent with cfg and random as Options.Rand.
+func newBedRand(t *testing.T, cfg Config, random io.Reader) *bed {
 	t.Helper()
 	n := memnet.New()
 	conn, err := n.Listen(netip.AddrPortFrom(haAddr, 434).String())
@@ -135,7 +143,7 @@ func newBed(t *testing.T, cfg Config) *bed {
 		Kernel: b.kern,
 		Clock:  b.clock,
 		Logger: log,
-		Rand:   bytes.NewReader(bytes.Repeat([]byte{0xa5, 0x5a, 0x0f, 0xf0}, 64)),
+		Rand:   random,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"github.com/dynamics-go/dynamics/libdynamics/kernel"
 	"github.com/dynamics-go/dynamics/libdynamics/logging"
 	"github.com/dynamics-go/dynamics/libdynamics/mip"
+	"github.com/dynamics-go/dynamics/libdynamics/sessionkey"
 	"github.com/dynamics-go/dynamics/libdynamics/tunnel"
 )
 
@@ -28,6 +29,7 @@ type response struct {
 	replyID    uint64
 	mh, fh     *mip.SecurityAssociation // authenticate the reply with these
 	revSupport bool                     // answer with a Revocation Support extension
+	session    *sessionGrant            // the session key of a hierarchical registration
 }
 
 // handleRequest decides on a Registration Request, in the order of RFC 5944
@@ -147,10 +149,32 @@ func (a *Agent) handleRequest(req *mip.Request, src netip.AddrPort) {
 		code = mip.CodeAcceptedNoSimultaneous
 	}
 	r.revSupport = support
+	// A request that climbed a hierarchy of foreign agents carries their
+	// public keys: answer with a session key for the mobile and for each
+	// of them.
+	var sessionSPI uint32
+	if !fhValid {
+		fhIndex = -1
+	}
+	if keys := a.hierarchyKeys(req, fhIndex); len(keys) > 0 {
+		g, err := a.issueSessionKey(req.Home, lifetime, keys)
+		if err != nil {
+			a.log.Error("no session key for a hierarchical registration", logging.KeyHome, req.Home, logging.KeyErr, err)
+		} else {
+			r.session, sessionSPI = g, g.spi
+			a.stats.SessionKeys++
+			a.stats.FASessionKeys += uint64(len(g.fas))
+		}
+	}
+	a.binfo[req.Home].sessionSPI = sessionSPI
 	a.stats.Accepted++
-	a.log.Info("registration accepted", logging.KeyHome, r.home, logging.KeyCoA, r.coa, logging.KeyHA, r.ha,
+	attrs := []any{logging.KeyHome, r.home, logging.KeyCoA, r.coa, logging.KeyHA, r.ha,
 		logging.KeyFA, src.Addr(), logging.KeyID, r.id, logging.KeyCode, uint8(code),
-		"lifetime", lifetime, "move", moved, "revocation", support)
+		"lifetime", lifetime, "move", moved, "revocation", support}
+	if r.session != nil {
+		attrs = append(attrs, "session_spi", r.session.spi, "fa_session_keys", len(r.session.fas))
+	}
+	a.log.Info("registration accepted", attrs...)
 	a.reply(r, code, lifetime)
 }
 
@@ -181,21 +205,24 @@ func (a *Agent) deny(r *response, code mip.Code, level slog.Level, reason string
 }
 
 // reply sends the Registration Reply for r: Mobile-Home authenticated when
-// the mobile node is known, then the Revocation Support extension and the
-// Foreign-Home authenticator where they apply.
+// the mobile node is known, then the session key extensions, the
+// Revocation Support extension and the Foreign-Home authenticator where
+// they apply.
 func (a *Agent) reply(r *response, code mip.Code, lifetime uint16) {
 	rep := &mip.Reply{Code: code, Lifetime: lifetime, Home: r.home, HomeAgent: r.replyHA, ID: r.replyID}
-	if err := a.buildReply(rep, r); err != nil {
-		a.log.Error("cannot build registration reply", logging.KeyHome, r.home, logging.KeyErr, err)
-		return
-	}
-	b, err := rep.Marshal()
+	b, err := a.buildReply(rep, r)
 	if err != nil {
 		a.log.Error("cannot build registration reply", logging.KeyHome, r.home, logging.KeyErr, err)
 		return
 	}
-	a.log.Debug("registration reply", logging.KeyHome, r.home, logging.KeyHA, rep.HomeAgent, logging.KeyID, rep.ID,
-		logging.KeyCode, uint8(code), "lifetime", lifetime, "to", r.src, "extensions", extensionTypes(rep.Extensions))
+	if a.log.Enabled(context.Background(), slog.LevelDebug) {
+		exts := ""
+		if p, err := mip.ParseReply(b); err == nil {
+			exts = extensionTypes(p.Extensions)
+		}
+		a.log.Debug("registration reply", logging.KeyHome, r.home, logging.KeyHA, rep.HomeAgent, logging.KeyID, rep.ID,
+			logging.KeyCode, uint8(code), "lifetime", lifetime, "to", r.src, "extensions", exts)
+	}
 	if _, err := a.conn.WriteTo(b, net.UDPAddrFromAddrPort(r.src)); err != nil {
 		a.log.Warn("sending registration reply failed", logging.KeyHome, r.home, "to", r.src, logging.KeyErr, err)
 		return
@@ -203,19 +230,42 @@ func (a *Agent) reply(r *response, code mip.Code, lifetime uint16) {
 	a.stats.Replies++
 }
 
-func (a *Agent) buildReply(rep *mip.Reply, r *response) error {
+// buildReply returns the reply's bytes, in the order docs/PROTOCOL.md
+// gives: the fixed part, the Mobile Session Key, the Mobile-Home
+// authenticator, the FA Session Key extensions, the Revocation Support
+// extension and the Foreign-Home authenticator.
+func (a *Agent) buildReply(rep *mip.Reply, r *response) ([]byte, error) {
+	if r.session != nil && r.mh != nil {
+		rep.Extensions = append(rep.Extensions, &mip.MobileSessionKey{
+			SPI:      r.session.spi,
+			Lifetime: r.session.lifetime,
+			Masked:   sessionkey.ForMobile(r.session.key, r.mh.Key, rep.ID),
+		})
+	}
 	if r.mh != nil {
 		if err := rep.Authenticate(mip.TypeMobileHome, *r.mh); err != nil {
-			return err
+			return nil, err
+		}
+	}
+	b, err := rep.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	if r.session != nil {
+		if b, err = appendSessionKeys(b, r.session); err != nil {
+			return nil, err
 		}
 	}
 	if r.fh == nil {
-		return nil
+		return b, nil
 	}
 	if r.revSupport {
-		rep.Extensions = append(rep.Extensions, &mip.RevocationSupport{Timestamp: a.revocationStamp()})
+		rs := &mip.RevocationSupport{Timestamp: a.revocationStamp()}
+		if b, err = rs.AppendMarshal(b); err != nil {
+			return nil, err
+		}
 	}
-	return rep.Authenticate(mip.TypeForeignHome, *r.fh)
+	return mip.AppendAuth(b, mip.TypeForeignHome, *r.fh)
 }
 
 // deregister removes the binding a deregistration names (all of them, with

@@ -107,6 +107,10 @@ type Binding struct {
 	// support (RFC 3543) under a valid Foreign-Home authenticator, so it
 	// is told when the binding moves away from it.
 	Revocation bool
+	// SessionSPI is the SPI of the session key issued with the last
+	// registration when it came through a hierarchy of foreign agents;
+	// 0 when none was.
+	SessionSPI uint32
 }
 
 // Revocation is a Registration Revocation waiting for its acknowledgment.

@@ -31,6 +31,13 @@ type Stats struct {
 	// acknowledged and RevocationsAbandoned those given up on.
 	// RevocationsReceived counts revocations from foreign agents acted on.
 	RevocationsSent, RevocationsAcked, RevocationsAbandoned, RevocationsReceived uint64
+	// SessionKeys counts the session keys issued with hierarchical
+	// registrations (one per accepted request that carried FA Public Key
+	// extensions); FASessionKeys the copies wrapped for foreign agents;
+	// FAKeysRejected the foreign agents' public keys that could not be
+	// used (broken fragments, not an RSA key of sessionkey.MinBits or
+	// more), whose agents got no key.
+	SessionKeys, FASessionKeys, FAKeysRejected uint64
 	// KernelErrors counts failures to change kernel state.
 	KernelErrors uint64
 	// Discards counts messages dropped without an answer, by reason.

@@ -28,6 +28,7 @@ type agent struct {
 	maxLife  uint16 // registration lifetime the agent accepts at most
 	seq      uint16
 	prefixes []netip.Prefix // the link's prefixes; the home network for a home agent without them
+	path     []netip.Addr   // the FA Path: the agent, its upper agent, the highest agent; nil outside a hierarchy
 	home     bool           // the mobile's own home agent or home network: the mobile is home
 	expiry   time.Time
 	heardAt  time.Time
@@ -51,6 +52,9 @@ func (l *Loop) newAgent(ev advertEvent, now time.Time) *agent {
 	}
 	if len(ma.CareOfAddresses) > 0 {
 		a.coa = ma.CareOfAddresses[0]
+	}
+	if p := ev.adv.FAPath(); p != nil {
+		a.path = p.Addrs
 	}
 	a.home = ev.src == l.cfg.HA && ma.Flags&discovery.FlagHomeAgent != 0
 	for _, p := range a.prefixes {
@@ -118,7 +122,7 @@ func (l *Loop) onAdvert(ev advertEvent, now time.Time) {
 	}
 	l.heard[a.addr] = a
 	l.log.Debug("advertisement heard", logging.KeyFA, a.addr, logging.KeyCoA, a.coa, "flags", a.flags.String(),
-		"seq", a.seq, "lifetime", ev.adv.Lifetime, "home", a.home)
+		"seq", a.seq, "lifetime", ev.adv.Lifetime, "home", a.home, "fa_path", a.path)
 	if l.disc {
 		// Heard for Connect; the agent relaying a deregistration
 		// stays current while it advertises.
@@ -197,7 +201,7 @@ func (l *Loop) bestHeard(now time.Time) *agent {
 func (l *Loop) attach(a *agent, now time.Time, why string) {
 	l.stats.Moves++
 	l.log.Info("moved to a foreign agent", logging.KeyFA, a.addr, logging.KeyCoA, a.coa, "reason", why,
-		"from", l.where)
+		"from", l.where, "fa_path", a.path, "local", l.localMove(a, now))
 	l.cur = a
 	l.where = atAgent
 	l.leaveColocated()

@@ -240,6 +240,7 @@ func (l *Loop) disconnect(w *waiter, now time.Time) {
 // foreign agent or straight to the home agent from the co-located address
 // (RFC 5944 section 3.6.1.2).
 func (l *Loop) deregisterAway(now time.Time) {
+	l.dropSession("deregistration")
 	p := &attempt{dereg: true, interval: l.cfg.RetryInterval, due: true}
 	if l.where == atAgent {
 		p.via, p.coa = l.cur, l.cur.coa

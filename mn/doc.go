@@ -92,6 +92,39 @@
 // triangle mode the default route through the gateway. Registration
 // traffic leaves from the care-of address and is not caught by the rule.
 //
+// # Foreign agent hierarchy
+//
+// Foreign agents in a hierarchy advertise the highest agent's address as
+// care-of address, with the FA Path extension (the advertising agent, its
+// upper agent, the highest agent), which the mobile logs and shows in
+// Status.FAPath (docs/PROTOCOL.md, "Foreign agent hierarchy"). An accepted
+// full registration whose reply carries the Mobile Session Key extension
+// under the Mobile-Home authenticator gives the mobile a session key
+// (sessionkey.FromMobile with its mobile-home key and the reply's
+// identification) and SPI, valid for the extension's lifetime, for that
+// care-of address (Status.SessionSPI, Status.SessionExpiry). A reply
+// without one ends the session, as does any deregistration.
+//
+// Moving to another foreign agent (by prefix or advertisement lifetime,
+// as above) that advertises the same care-of address, while the session
+// key is valid, is a local move: the request (same home agent, care-of
+// address and flags) carries the MN-GFA authenticator (RFC 4857, type 36
+// sub-type 3: HMAC-MD5 with the session key under the session SPI over
+// the bytes before it) just before the Mobile-Home authenticator. Its
+// reply is accepted when it carries a valid MN-GFA authenticator made
+// with the session key and no Mobile-Home one (the switching agent
+// answered; the session key stays), or a valid Mobile-Home authenticator
+// (the home agent answered, with the next session key). A reply with
+// neither is discarded (Discards.Authentication); a foreign agent's
+// denial is believed as always, and code 67 (the switching agent refused
+// the MN-GFA authenticator) drops the session key and sends a full
+// registration at once. Renewals, moves to an agent of another care-of
+// address, to a co-located address or after the key expired are full
+// registrations. Stats.LocalRequests and Stats.LocalAccepted count local
+// requests sent and those the switching agent accepted. Without FA Path
+// or Mobile Session Key extensions nothing of this happens: flat setups
+// behave as before.
+//
 // # RFC 5944 coverage
 //
 // Agent discovery (section 2.4): solicitations from 0.0.0.0 to 224.0.0.11
@@ -131,9 +164,8 @@
 // extension and the Mobile-Foreign authenticator; a foreign agent that
 // ARPs for the home address by unicast is not answered either (RFC 5944
 // allows it; the suite's agents use the hardware address from the
-// request). Of the Dynamics system: the foreign agent hierarchy and its
-// session keys, signalling protection with IKEv2/MOBIKE, several
-// interfaces, link-layer hints of movement.
+// request). Of the Dynamics system: signalling protection with IKEv2/MOBIKE,
+// several interfaces, link-layer hints of movement.
 //
 // # Logging and reload
 //

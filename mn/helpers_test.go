@@ -260,6 +260,7 @@ type agentCfg struct {
 	bits    int        // advertised prefix length; 0 leaves Prefix-Lengths out
 	flags   discovery.Flags
 	maxLife uint16
+	path    []netip.Addr // the FA Path extension; nil leaves it out
 }
 
 // fakeAgent advertises on a hub and, as a foreign agent, reads the
@@ -321,6 +322,9 @@ func (a *fakeAgent) advertise(lifetime uint16) {
 	}
 	if a.cfg.bits > 0 {
 		adv.Extensions = append(adv.Extensions, &discovery.PrefixLengths{Lengths: []uint8{uint8(a.cfg.bits)}})
+	}
+	if a.cfg.path != nil {
+		adv.Extensions = append(adv.Extensions, &discovery.FAPath{Addrs: a.cfg.path})
 	}
 	b, err := adv.Marshal()
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -73,8 +74,9 @@ type Loop struct {
 	offset   time.Duration
 	haNonce  uint32
 	lastID   uint64
-	announce bool   // a gratuitous ARP for the home address is due
-	txN      uint64 // requests sent, numbering them
+	announce bool     // a gratuitous ARP for the home address is due
+	txN      uint64   // requests sent, numbering them
+	session  *session // the session key of the last full registration through a hierarchy, or nil
 
 	// Blocking calls (connect.go).
 	disc          bool      // disconnected, or disconnecting, by Disconnect or StartDisconnected
@@ -235,6 +237,14 @@ type Status struct {
 	// Pending reports an outstanding request (a registration, renewal or
 	// deregistration).
 	Pending bool
+	// FAPath is the FA Path the current foreign agent advertises (itself,
+	// its upper agent, the highest agent), nil outside a hierarchy.
+	FAPath []netip.Addr
+	// SessionSPI is the SPI of the session key the mobile holds for local
+	// moves in a hierarchy (0 for none) and SessionExpiry when it runs
+	// out (zero: with the registration).
+	SessionSPI    uint32
+	SessionExpiry time.Time
 }
 
 // Status returns a snapshot of the state.
@@ -250,6 +260,10 @@ func (l *Loop) Status() Status {
 	}
 	if l.cur != nil {
 		s.Agent, s.AgentHW = l.cur.addr, append(net.HardwareAddr(nil), l.cur.hw...)
+		s.FAPath = slices.Clone(l.cur.path)
+	}
+	if ss := l.validSession(l.n.clock.Now()); ss != nil {
+		s.SessionSPI, s.SessionExpiry = ss.spi, ss.expiry
 	}
 	switch {
 	case l.reg.valid():

@@ -31,6 +31,11 @@ type attempt struct {
 	flags     mip.Flags
 	lifetime  uint16
 	renewal   bool // a registration is in force meanwhile
+	// local marks a local move (docs/PROTOCOL.md, "Foreign agent
+	// hierarchy"): the request carries the MN-GFA authenticator made with
+	// sess, and a switching agent may answer it.
+	local bool
+	sess  *session
 
 	sent     []transmission // the latest transmissions, oldest first
 	tries    int            // retransmissions so far
@@ -99,6 +104,9 @@ func (l *Loop) register(now time.Time) {
 	case atAgent:
 		a := l.cur
 		p.via, p.coa = a, a.coa
+		if !p.renewal && l.localMove(a, now) {
+			p.local, p.sess = true, l.session
+		}
 		if a.maxLife != 0 && a.maxLife != discovery.InfiniteLifetime && a.maxLife < p.lifetime {
 			p.lifetime = a.maxLife
 		}
@@ -132,6 +140,7 @@ func (l *Loop) register(now time.Time) {
 // the home address, sent straight to the home agent (RFC 5944 section
 // 3.6.1.2).
 func (l *Loop) deregister(now time.Time) {
+	l.dropSession("deregistration")
 	l.pending = &attempt{dereg: true, src: l.cfg.Home, coa: l.cfg.Home, interval: l.cfg.RetryInterval, due: true}
 	l.setState(StateDeregistering, now)
 }
@@ -155,7 +164,19 @@ func (l *Loop) send(p *attempt, now time.Time) {
 		CareOf:    p.coa,
 		ID:        l.nextID(now),
 	}
-	err := req.Authenticate(mip.TypeMobileHome, l.cfg.SA())
+	var err error
+	if p.local {
+		// The session key may have run out since the move: then the
+		// request goes up as a full registration.
+		if l.validSession(now) != p.sess {
+			p.local, p.sess = false, nil
+		} else {
+			err = req.Authenticate(mip.TypeGeneralizedAuth, p.sess.sa())
+		}
+	}
+	if err == nil {
+		err = req.Authenticate(mip.TypeMobileHome, l.cfg.SA())
+	}
 	var b []byte
 	if err == nil {
 		b, err = req.Marshal()
@@ -180,8 +201,11 @@ func (l *Loop) send(p *attempt, now time.Time) {
 		return
 	}
 	l.stats.Requests++
+	if p.local {
+		l.stats.LocalRequests++
+	}
 	l.log.Debug("registration request sent", p.attrs(l, logging.KeyID, req.ID, "lifetime", p.lifetime,
-		"flags", p.flags.String(), "retransmission", p.tries)...)
+		"flags", p.flags.String(), "retransmission", p.tries, "local", p.local)...)
 }
 
 // sendUDP sends a datagram from src when the socket can choose.
@@ -216,7 +240,9 @@ func (l *Loop) nextID(now time.Time) uint64 {
 
 // onReply acts on a registration reply: it must answer the outstanding
 // request and carry a valid Mobile-Home authenticator unless a foreign
-// agent denies the request.
+// agent denies the request. A reply to a local move may instead carry an
+// MN-GFA authenticator made with the session key: the switching agent's
+// answer.
 func (l *Loop) onReply(ev replyEvent, now time.Time) {
 	r := ev.reply
 	p := l.pending
@@ -232,7 +258,20 @@ func (l *Loop) onReply(ev replyEvent, now time.Time) {
 		return
 	}
 	sa := l.cfg.SA()
-	if auth, _ := r.Auth(mip.TypeMobileHome); auth != nil || !r.Code.FromFA() {
+	mh, _ := r.Auth(mip.TypeMobileHome)
+	gfa, _ := r.Auth(mip.TypeGeneralizedAuth)
+	local := false
+	switch {
+	case p.local && mh == nil && gfa != nil:
+		// The switching agent's answer: no Mobile-Home authenticator,
+		// an MN-GFA one with the session key.
+		if err := mip.VerifyReply(r.Raw(), mip.TypeGeneralizedAuth, p.sess.sa()); err != nil {
+			l.stats.Discards.Authentication++
+			l.log.Warn("local reply failed MN-GFA authentication", "from", ev.from, logging.KeyID, r.ID, "err", err)
+			return
+		}
+		local = true
+	case mh != nil || !r.Code.FromFA():
 		// A foreign agent's denial cannot carry the Mobile-Home
 		// authenticator; it is believed, since all it can do is delay.
 		if err := mip.VerifyReply(r.Raw(), mip.TypeMobileHome, sa); err != nil {
@@ -246,10 +285,10 @@ func (l *Loop) onReply(ev replyEvent, now time.Time) {
 		l.haNonce = uint32(r.ID >> 32)
 	}
 	l.log.Debug("registration reply", "from", ev.from, logging.KeyID, r.ID, logging.KeyCode, int(r.Code),
-		"lifetime", r.Lifetime)
+		"lifetime", r.Lifetime, "local", local)
 	switch {
 	case r.Code.Accepted():
-		l.accepted(p, r, tx, now)
+		l.accepted(p, r, tx, local, now)
 	case r.Code == mip.CodeIDMismatch && !p.resynced:
 		l.resync(p, r, tx, now)
 	default:
@@ -257,8 +296,10 @@ func (l *Loop) onReply(ev replyEvent, now time.Time) {
 	}
 }
 
-// accepted completes an attempt.
-func (l *Loop) accepted(p *attempt, r *mip.Reply, tx transmission, now time.Time) {
+// accepted completes an attempt. local reports a switching agent's answer
+// to a local move, which keeps the session key; any other accepted
+// registration brings the next one, or ends it.
+func (l *Loop) accepted(p *attempt, r *mip.Reply, tx transmission, local bool, now time.Time) {
 	if p.dereg {
 		l.pending = nil
 		l.log.Info("deregistered", p.attrs(l, logging.KeyID, r.ID, logging.KeyCode, int(r.Code))...)
@@ -282,6 +323,12 @@ func (l *Loop) accepted(p *attempt, r *mip.Reply, tx transmission, now time.Time
 	if p.via != nil {
 		reg.agent = p.via.addr
 	}
+	if local {
+		l.stats.LocalAccepted++
+		p.sess.agent = p.via.addr
+	} else {
+		l.takeSession(p, r, tx)
+	}
 	if granted != mip.Infinite {
 		reg.lifetime = time.Duration(granted) * time.Second
 		reg.expiry = tx.at.Add(reg.lifetime)
@@ -291,7 +338,7 @@ func (l *Loop) accepted(p *attempt, r *mip.Reply, tx transmission, now time.Time
 	l.pending = nil
 	l.setState(StateRegistered, now)
 	l.log.Info("registered", p.attrs(l, logging.KeyID, r.ID, logging.KeyCode, int(r.Code), "lifetime", granted,
-		"renewal", p.renewal)...)
+		"renewal", p.renewal, "local", local)...)
 	l.confirmReply(tx, nil)
 }
 
@@ -328,6 +375,14 @@ func (l *Loop) denied(p *attempt, r *mip.Reply, tx transmission, now time.Time) 
 	l.log.Info(what, p.attrs(l, logging.KeyID, r.ID, logging.KeyCode, int(r.Code), "reason", r.Code.String(),
 		"by", by)...)
 	l.confirmReply(tx, &DeniedError{Code: r.Code})
+	if p.local && r.Code == mip.CodeFAMobileAuthFailed {
+		// The switching agent does not know the session key (it holds
+		// a newer one, or none): register fully at once.
+		l.dropSession("MN-GFA authenticator refused")
+		p.local, p.sess = false, nil
+		p.due = true
+		return
+	}
 	if p.tries >= l.cfg.MaxRetryCount {
 		l.giveUp(now, r.Code.String())
 	}

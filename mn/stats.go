@@ -26,8 +26,14 @@ type Stats struct {
 	Advertisements uint64
 	// Moves counts changes of attachment: to a foreign agent, to a
 	// co-located address, or home.
-	Moves    uint64
-	Discards Discards
+	Moves uint64
+	// LocalRequests counts requests sent with the MN-GFA authenticator
+	// for a local move in a foreign agent hierarchy, retransmissions
+	// included; LocalAccepted the replies that accepted one on that
+	// authenticator, answered by the switching agent without the home
+	// agent.
+	LocalRequests, LocalAccepted uint64
+	Discards                     Discards
 }
 
 // Discards count what the mobile dropped, by reason.
@@ -37,7 +43,9 @@ type Discards struct {
 	// UnknownExtension: replies with an unrecognised extension numbered
 	// below 128, which RFC 5944 section 1.9 makes invalid.
 	UnknownExtension uint64
-	// Authentication: replies whose Mobile-Home authenticator fails.
+	// Authentication: replies whose Mobile-Home authenticator fails, and
+	// replies to a local move that carry neither a valid Mobile-Home nor
+	// a valid MN-GFA authenticator.
 	Authentication uint64
 	// Unmatched: replies that answer no outstanding request.
 	Unmatched uint64

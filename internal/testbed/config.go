@@ -1,6 +1,8 @@
 package testbed
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"os"
@@ -8,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/dynamics-go/dynamics/libdynamics/sessionkey"
 )
 
 // The security associations written by WriteConfigs: one Mobile-Home key
@@ -77,7 +81,9 @@ func duration(d time.Duration) string {
 // and the control API's sockets go to dir too, since the namespaces share
 // one file system: <role>.sock and <role>-monitor.sock, which AdminSocket
 // and MonitorSocket return from then on. dir must be short enough for the
-// socket paths (107 bytes).
+// socket paths (107 bytes). On the hierarchical bed each foreign agent
+// also gets an RSA key pair, dynfad-<role>.key and dynfad-<role>.pub
+// (KeyFiles), generated afresh.
 func (b *Bed) WriteConfigs(dir string) error {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
@@ -89,6 +95,11 @@ func (b *Bed) WriteConfigs(dir string) error {
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("testbed: %w", err)
+	}
+	if b.opts.Hierarchical {
+		if err := writeKeys(dir, []string{GFA, FA1, FA2}); err != nil {
+			return err
+		}
 	}
 	files := map[string]string{HA: b.haConfig(dir), MN: b.mnConfig(dir)}
 	for _, role := range b.Agents() {
@@ -135,6 +146,35 @@ func (b *Bed) socket(role string, admin bool) string {
 		return ""
 	}
 	return socketPath(dir, role, admin)
+}
+
+// KeyBits is the size of the foreign agents' RSA keys on the hierarchical
+// bed: the smallest the suite accepts, so the keys are made quickly.
+const KeyBits = sessionkey.MinBits
+
+// KeyFiles returns the private and public key files of role's foreign agent
+// that WriteConfigs writes into dir on the hierarchical bed.
+func KeyFiles(dir, role string) (priv, pub string) {
+	base := filepath.Join(dir, FADaemon+"-"+role)
+	return base + ".key", base + ".pub"
+}
+
+// writeKeys generates a key pair for each foreign agent role into dir.
+func writeKeys(dir string, roles []string) error {
+	for _, role := range roles {
+		k, err := rsa.GenerateKey(rand.Reader, KeyBits)
+		if err != nil {
+			return fmt.Errorf("testbed: key of %s: %w", role, err)
+		}
+		priv, pub := KeyFiles(dir, role)
+		if err := sessionkey.WritePrivateKey(priv, k, true); err != nil {
+			return fmt.Errorf("testbed: %w", err)
+		}
+		if err := sessionkey.WritePublicKey(pub, &k.PublicKey, true); err != nil {
+			return fmt.Errorf("testbed: %w", err)
+		}
+	}
+	return nil
 }
 
 type confWriter struct{ strings.Builder }
@@ -197,19 +237,21 @@ func (b *Bed) faConfig(dir, role string) string {
 			w.label("UpperFAIPAddress", FA2Upper)
 		}
 		w.label("HighestFAIPAddress", GFAAddr)
+		priv, pub := KeyFiles(dir, role)
+		w.label("PrivateKeyFile", priv)
+		w.label("PublicKeyFile", pub)
 	}
 	w.common(b, dir, role, "dynfad-"+role+".state")
 	w.line("")
-	w.line("INTERFACES_BEGIN")
 	if role == GFA {
-		w.line("# the links down to fa1 and fa2")
-		w.line("eth1")
-		w.line("eth2")
+		w.line("# No INTERFACES: gfa serves no mobile itself; its links down to fa1")
+		w.line("# and fa2 carry their requests and tunnels, and are no visitor links.")
 	} else {
+		w.line("INTERFACES_BEGIN")
 		w.line("# the visitor link")
 		w.line("%s", FAVisitorIface)
+		w.line("INTERFACES_END")
 	}
-	w.line("INTERFACES_END")
 	w.line("")
 	w.line("SECURITY_BEGIN")
 	w.line("# home agent address  SPI  algorithm  key")

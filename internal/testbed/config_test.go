@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynamics-go/dynamics/fa"
 	"github.com/dynamics-go/dynamics/libdynamics/config"
 )
 
@@ -55,6 +56,11 @@ func TestWriteConfigs(t *testing.T) {
 			want["dynfad-gfa.conf"]["HighestFAIPAddress"] = GFAAddr
 			want["dynfad-fa1.conf"]["UpperFAIPAddress"] = FA1Upper
 			want["dynfad-fa2.conf"]["UpperFAIPAddress"] = FA2Upper
+			for _, role := range []string{GFA, FA1, FA2} {
+				priv, pub := KeyFiles(dir, role)
+				want[ConfigFile(role)]["PrivateKeyFile"] = priv
+				want[ConfigFile(role)]["PublicKeyFile"] = pub
+			}
 		}
 		for file, labels := range want {
 			f, err := config.Load(filepath.Join(dir, file))
@@ -65,6 +71,24 @@ func TestWriteConfigs(t *testing.T) {
 				if got, _ := f.Value(label); got != v {
 					t.Errorf("hier=%v: %s: %s = %q, want %q", hier, file, label, got, v)
 				}
+			}
+		}
+		// Every foreign agent's file is one dynfad accepts, with a key
+		// pair that belongs together on the hierarchical bed.
+		for _, role := range b.Agents() {
+			if role == HA {
+				continue
+			}
+			c, err := fa.LoadConfig(filepath.Join(dir, ConfigFile(role)))
+			if err != nil {
+				t.Fatalf("hier=%v: %v", hier, err)
+			}
+			key, err := fa.LoadKeys(c)
+			if err != nil || (key != nil) != hier {
+				t.Errorf("hier=%v: %s: key pair %v, %v", hier, role, key != nil, err)
+			}
+			if hier && role == GFA && len(c.Interfaces) != 0 {
+				t.Errorf("gfa has visitor interfaces %v", c.Interfaces)
 			}
 		}
 		f, err := config.Load(filepath.Join(dir, "dynhad.conf"))

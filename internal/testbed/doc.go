@@ -12,7 +12,12 @@
 // The hierarchical bed puts gfa, the highest foreign agent, between rt and
 // the two lowest ones: rt 10.0.0.1 ---- gfa 10.0.0.2 on 10.0.0.0/24, gfa
 // 10.0.1.1 ---- fa1 10.0.1.2 and gfa 10.0.2.1 ---- fa2 10.0.2.2, so fa1 and
-// fa2 keep their addresses and their default routes.
+// fa2 keep their addresses and their default routes. WriteConfigs makes
+// fa1 and fa2 relay to gfa (UpperFAIPAddress 10.0.1.1 and 10.0.2.1,
+// HighestFAIPAddress 10.0.0.2) and gfa, which has no visitor link of its
+// own, relay to the home agent; each of the three gets an RSA key pair
+// generated into the configuration directory (KeyFiles), and StartAgents
+// starts gfa before fa1 and fa2.
 //
 // Every host is a namespace named after the bed's prefix and its role
 // ("cn", "rt", "ha", "fa1", "fa2", "gfa", "mn"). The shared links are

@@ -11,7 +11,8 @@ import (
 	"time"
 )
 
-// PingInterval is the interval between the Pinger's echo requests.
+// PingInterval is the interval between the echo requests of StartPinger's
+// Pinger.
 const PingInterval = 100 * time.Millisecond
 
 // PingWait is how long a request may wait for its reply before it counts
@@ -57,6 +58,8 @@ type PingStats struct {
 // Pinger runs `ping` in the background and keeps the fate of every request.
 type Pinger struct {
 	From, To string
+	// Interval is the time between requests.
+	Interval time.Duration
 	proc     *Proc
 
 	mu      sync.Mutex
@@ -69,12 +72,22 @@ type Pinger struct {
 // StartPinger runs `ping -n -D -O -i 0.1 -W 1 to` inside from's namespace
 // until Stop or Close. Every request's fate is parsed from ping's output.
 func (b *Bed) StartPinger(from, to string) (*Pinger, error) {
+	return b.StartPingerEvery(from, to, PingInterval)
+}
+
+// StartPingerEvery is StartPinger with another interval between requests,
+// at least 2ms (what ping allows root), to measure short outages: at 10ms
+// each lost request is 10ms without connectivity.
+func (b *Bed) StartPingerEvery(from, to string, interval time.Duration) (*Pinger, error) {
 	if _, err := exec.LookPath("ping"); err != nil {
 		return nil, fmt.Errorf("testbed: %w: ping", ErrMissingCommand)
 	}
-	p := &Pinger{From: from, To: to, changed: make(chan struct{}), started: time.Now()}
+	if interval < 2*time.Millisecond {
+		return nil, fmt.Errorf("testbed: ping interval %v is below 2ms", interval)
+	}
+	p := &Pinger{From: from, To: to, Interval: interval, changed: make(chan struct{}), started: time.Now()}
 	proc, err := b.start(from, &lineWriter{fn: p.line}, "ping", "-n", "-D", "-O",
-		"-i", strconv.FormatFloat(PingInterval.Seconds(), 'f', -1, 64),
+		"-i", strconv.FormatFloat(interval.Seconds(), 'f', -1, 64),
 		"-W", strconv.Itoa(int(PingWait/time.Second)), to)
 	if err != nil {
 		return nil, err
@@ -180,7 +193,7 @@ func (p *Pinger) apply(l pingLine) {
 		r.set(l.at.Add(-l.rtt), sentExact)
 	case "noanswer":
 		// Printed as request seq+1 leaves, about an interval after seq.
-		r.set(l.at.Add(-PingInterval), sentGuessed)
+		r.set(l.at.Add(-p.Interval), sentGuessed)
 		p.grow(l.seq + 1)
 		p.res[l.seq].set(l.at, sentAnnounced)
 	case "error":
@@ -209,9 +222,9 @@ func (p *Pinger) grow(seq int) {
 // fill estimates send times that no line has given, an interval after the
 // previous request; p.mu is held.
 func (p *Pinger) fill() {
-	prev := p.started.Add(-PingInterval)
+	prev := p.started.Add(-p.Interval)
 	for i := range p.res {
-		p.res[i].set(prev.Add(PingInterval), sentFilled)
+		p.res[i].set(prev.Add(p.Interval), sentFilled)
 		prev = p.res[i].Sent
 	}
 }
@@ -236,18 +249,18 @@ func (p *Pinger) Unparsed() []string {
 func (p *Pinger) Stats(from, to time.Time) PingStats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return stats(p.res, from, to, time.Now())
+	return stats(p.res, from, to, time.Now(), p.Interval)
 }
 
 // Total summarises every request so far.
 func (p *Pinger) Total() PingStats { return p.Stats(time.Time{}, time.Time{}) }
 
-func stats(res []PingResult, from, to, now time.Time) PingStats {
+func stats(res []PingResult, from, to, now time.Time, interval time.Duration) PingStats {
 	var s PingStats
 	var runStart, runEnd time.Time
 	endRun := func() {
 		if !runStart.IsZero() {
-			if d := runEnd.Sub(runStart) + PingInterval; d > s.LongestOutage {
+			if d := runEnd.Sub(runStart) + interval; d > s.LongestOutage {
 				s.LongestOutage = d
 			}
 		}

@@ -40,7 +40,7 @@ func TestParsePingLine(t *testing.T) {
 
 func TestPingerStats(t *testing.T) {
 	base := time.Unix(1800000000, 0)
-	p := &Pinger{changed: make(chan struct{}), started: base}
+	p := &Pinger{Interval: PingInterval, changed: make(chan struct{}), started: base}
 	ms := func(n int) time.Time { return base.Add(time.Duration(n) * time.Millisecond) }
 	// Requests leave every 100 ms; replies come an RTT later; "no answer
 	// yet" is printed as the next request leaves; request 6 is never
@@ -74,23 +74,23 @@ func TestPingerStats(t *testing.T) {
 		t.Errorf("seq 5 error %q", res[4].Error)
 	}
 	now := base.Add(10 * time.Second)
-	s := stats(res, time.Time{}, time.Time{}, now)
+	s := stats(res, time.Time{}, time.Time{}, now, PingInterval)
 	want := PingStats{Sent: 8, Received: 4, Lost: 4, Errors: 1, LastRTT: 3 * time.Millisecond,
 		LongestOutage: 4 * PingInterval, FirstReply: base}
 	if s != want {
 		t.Errorf("stats\n got %+v\nwant %+v", s, want)
 	}
 	// A window from request 3 to request 7 (exclusive).
-	s = stats(res, base.Add(2*PingInterval), base.Add(6*PingInterval), now)
+	s = stats(res, base.Add(2*PingInterval), base.Add(6*PingInterval), now, PingInterval)
 	if s.Sent != 4 || s.Lost != 4 || s.Received != 0 {
 		t.Errorf("window stats %+v", s)
 	}
 	// Seen right after request 8 left, 8 is pending, not lost.
-	s = stats(res, base.Add(7*PingInterval), time.Time{}, base.Add(7*PingInterval+time.Millisecond))
+	s = stats(res, base.Add(7*PingInterval), time.Time{}, base.Add(7*PingInterval+time.Millisecond), PingInterval)
 	if s.Sent != 1 || s.Received != 1 {
 		t.Errorf("last window %+v", s)
 	}
-	s = stats(res, base.Add(5*PingInterval), base.Add(6*PingInterval), base.Add(6*PingInterval))
+	s = stats(res, base.Add(5*PingInterval), base.Add(6*PingInterval), base.Add(6*PingInterval), PingInterval)
 	if s.Pending != 1 || s.Lost != 0 {
 		t.Errorf("young unanswered request should be pending: %+v", s)
 	}

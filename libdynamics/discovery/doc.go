@@ -5,9 +5,11 @@
 // An Agent Advertisement is an ICMP Router Advertisement (type 9) followed by
 // extensions: the Mobility Agent Advertisement extension (type 16) with the
 // agent's sequence number, registration lifetime, flags and care-of
-// addresses; the Prefix-Lengths extension (type 19); and the One-byte Padding
-// extension (type 0). An Agent Solicitation is an ICMP Router Solicitation
-// (type 10).
+// addresses; the Prefix-Lengths extension (type 19); the One-byte Padding
+// extension (type 0); and, from a foreign agent in a hierarchy, the FA Path
+// extension (FAPath: the skippable experimental type 255 of RFC 4064 with
+// sub-type 1) naming the advertising agent, its upper agent and the highest
+// agent. An Agent Solicitation is an ICMP Router Solicitation (type 10).
 //
 // Parsing takes the ICMP message starting at its type byte, verifies the
 // ICMP checksum and never panics on malformed input; errors wrap the

@@ -36,14 +36,16 @@ func (t ExtensionType) String() string {
 		return "mobility-agent"
 	case ExtensionPrefixLengths:
 		return "prefix-lengths"
+	case ExtensionExperimental:
+		return "experimental"
 	default:
 		return fmt.Sprintf("extension(%d)", uint8(t))
 	}
 }
 
 // Extension is one extension of an Agent Advertisement. The package's own
-// extensions are *MobilityAgent, *PrefixLengths and *Padding; every other
-// type parses as *RawExtension.
+// extensions are *MobilityAgent, *PrefixLengths, *Padding and *FAPath;
+// every other type parses as *RawExtension.
 //
 // Other packages may define extensions of their own (for example a skippable
 // extension numbered 128 or above): implement Extension to send one, and to
@@ -138,6 +140,8 @@ func parseExtensions(b []byte, numAddrs int) ([]Extension, error) {
 			e, err = parseMobilityAgent(data)
 		case ExtensionPrefixLengths:
 			e, err = parsePrefixLengths(data, numAddrs)
+		case ExtensionExperimental:
+			e = parseExperimental(data)
 		default:
 			e = &RawExtension{Type: t, Data: append([]byte(nil), data...)}
 		}

@@ -18,16 +18,39 @@
 //
 // Extensions use the Type-Length-Value format of RFC 5944 section 1.10: a
 // type octet, a length octet counting the data that follows, and the data.
-// The package decodes the Mobile-Home (32), Mobile-Foreign (33) and
-// Foreign-Home (34) authentication extensions as *Auth and the Mobile Node
-// NAI extension (131, RFC 2794) as *NAI. Any other type from 128 to 255 is
-// skippable and is kept as *RawExtension, so parsing and marshalling a
+// The package decodes the Mobile-Home (32), Mobile-Foreign (33),
+// Foreign-Home (34) and Generalized (36) authentication extensions as
+// *Auth, the Mobile Node NAI extension (131, RFC 2794) as *NAI and the
+// Mobile Session Key as *MobileSessionKey. Any other type from 128 to 255
+// is skippable and is kept as *RawExtension, so parsing and marshalling a
 // message reproduces it byte for byte. A type from 0 to 127 that the
 // package does not know makes the whole message invalid, as RFC 5944
 // section 1.9 requires: parsing fails with an error wrapping
 // ErrUnknownExtension that names the type. Chains that run past the end of
 // the message and length octets that do not fit their type are errors; no
 // input makes the parser panic.
+//
+// The Generalized Authentication extension of RFC 3012 (36) has a
+// sub-type octet and a 16-bit length after its type; it parses as an *Auth
+// with Subtype set. The package computes and checks its MN-GFA sub-type
+// (SubtypeMNGFA, RFC 4857): Auth(TypeGeneralizedAuth), AppendAuth and
+// VerifyRequest/VerifyReply with TypeGeneralizedAuth use the first 36/3
+// extension and cover the bytes before it plus its type, sub-type, length
+// and SPI. Other sub-types are parsed and kept but never verified.
+//
+// # Foreign agent hierarchy
+//
+// The hierarchy's own extensions (hierarchy.go, docs/PROTOCOL.md) are
+// skippable experimental extensions (TypeExperimental, 255, RFC 4064)
+// with a sub-type octet. The Mobile Session Key (sub-type 3) parses as
+// *MobileSessionKey (FindMobileSessionKey). The FA Public Key (2) and FA
+// Session Key (4) values are longer than one extension holds, so they
+// travel as consecutive fragments that stay *RawExtension:
+// AppendFAPublicKey and AppendFASessionKey write them, FAPublicKeys and
+// FASessionKeys reassemble them in order of appearance (a broken sequence
+// is left out and reported with ErrMalformed), IsHierarchyExtension tells
+// a relaying agent which extensions to carry on. Any other type-255
+// extension stays a *RawExtension.
 //
 // A parsed message remembers the bytes it was parsed from (Raw, and
 // ExtensionBytes for each extension), so an agent can relay or check

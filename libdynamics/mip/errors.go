@@ -18,6 +18,10 @@ var (
 	// below 128 that the package does not know; RFC 5944 section 1.9
 	// requires the receiver to discard such a message.
 	ErrUnknownExtension = errors.New("mip: unrecognised non-skippable extension")
+	// ErrMalformed means an extension the package understands holds
+	// content that does not fit its layout: a broken sequence of
+	// fragments, a sub-type's fields that do not add up.
+	ErrMalformed = errors.New("mip: malformed extension content")
 	// ErrInvalid means a field holds a value the format cannot carry, or an
 	// argument is unusable (an empty key, an unknown algorithm).
 	ErrInvalid = errors.New("mip: invalid field value")

@@ -19,9 +19,25 @@ const (
 	// TypeForeignHome is the Foreign-Home Authentication extension
 	// (RFC 5944 section 3.5.4).
 	TypeForeignHome Type = 34
+	// TypeGeneralizedAuth is the Generalized Mobile IP Authentication
+	// extension of RFC 3012 section 5: type, a sub-type octet, a 16-bit
+	// length, SPI and authenticator. The package computes and checks the
+	// MN-GFA sub-type (SubtypeMNGFA, RFC 4857) and parses any other
+	// sub-type as an *Auth too.
+	TypeGeneralizedAuth Type = 36
 	// TypeNAI is the Mobile Node NAI extension (RFC 2794).
 	TypeNAI Type = 131
+	// TypeExperimental is the skippable experimental extension of
+	// RFC 4064. Its first data octet is a sub-type; the foreign agent
+	// hierarchy's extensions use it (SubtypeFAPublicKey and the others in
+	// hierarchy.go).
+	TypeExperimental Type = 255
 )
+
+// SubtypeMNGFA is the MN-GFA Authentication sub-type of the Generalized
+// Authentication extension (RFC 4857 section 6.1): an authenticator made
+// with the session key the mobile node shares with its foreign agents.
+const SubtypeMNGFA uint8 = 3
 
 // Skippable reports whether a receiver that does not recognise an extension
 // of this type may ignore it and use the rest of the message: types
@@ -29,9 +45,11 @@ const (
 // type below 128 to be discarded.
 func (t Type) Skippable() bool { return t >= 128 }
 
-// IsAuth reports whether t is one of the three authentication extensions.
+// IsAuth reports whether t is an authentication extension the package
+// decodes as *Auth: Mobile-Home, Mobile-Foreign, Foreign-Home or
+// Generalized Authentication.
 func (t Type) IsAuth() bool {
-	return t == TypeMobileHome || t == TypeMobileForeign || t == TypeForeignHome
+	return t == TypeMobileHome || t == TypeMobileForeign || t == TypeForeignHome || t == TypeGeneralizedAuth
 }
 
 // String names the extension type.
@@ -43,16 +61,20 @@ func (t Type) String() string {
 		return "mobile-foreign-auth"
 	case TypeForeignHome:
 		return "foreign-home-auth"
+	case TypeGeneralizedAuth:
+		return "generalized-auth"
 	case TypeNAI:
 		return "nai"
+	case TypeExperimental:
+		return "experimental"
 	default:
 		return fmt.Sprintf("extension(%d)", uint8(t))
 	}
 }
 
 // Extension is one extension of a registration message. The package's own
-// extensions are *Auth and *NAI; every other skippable type parses as
-// *RawExtension.
+// extensions are *Auth, *NAI and *MobileSessionKey; every other skippable
+// type parses as *RawExtension.
 //
 // Other packages may define extensions of their own: implement Extension
 // to send one, and to read a skippable one (128-255), look for a
@@ -68,6 +90,7 @@ var (
 	_ Extension = (*Auth)(nil)
 	_ Extension = (*NAI)(nil)
 	_ Extension = (*RawExtension)(nil)
+	_ Extension = (*MobileSessionKey)(nil)
 )
 
 const (
@@ -75,6 +98,11 @@ const (
 	extensionHeaderLen = 2
 	// maxExtensionData is the most data a length octet can count.
 	maxExtensionData = 255
+	// longHeaderLen is the type, sub-type and 16-bit length of the
+	// extensions in RFC 3012's long format (type 36).
+	longHeaderLen = 4
+	// maxLongExtensionData is the most data a 16-bit length can count.
+	maxLongExtensionData = 0xffff
 )
 
 // RawExtension is a skippable extension this package does not decode, kept
@@ -139,6 +167,16 @@ func parseExtensions(b []byte, off int) ([]Extension, []span, error) {
 				Type(b[off]), off, ErrTruncated)
 		}
 		t := Type(b[off])
+		if t == TypeGeneralizedAuth {
+			e, end, err := parseGeneralizedAuth(b, off)
+			if err != nil {
+				return nil, nil, fmt.Errorf("extension at offset %d: %w", off, err)
+			}
+			exts = append(exts, e)
+			spans = append(spans, span{off, end})
+			off = end
+			continue
+		}
 		n := int(b[off+1])
 		start := off + extensionHeaderLen
 		if len(b)-start < n {
@@ -155,6 +193,8 @@ func parseExtensions(b []byte, off int) ([]Extension, []span, error) {
 			e, err = parseAuth(t, data)
 		case t == TypeNAI:
 			e = &NAI{Name: string(data)}
+		case t == TypeExperimental:
+			e = parseExperimental(data)
 		case t.Skippable():
 			e = &RawExtension{Type: t, Data: append([]byte(nil), data...)}
 		default:

@@ -157,7 +157,7 @@ func TestMarshalErrors(t *testing.T) {
 		{"long auth", mk(func(r *Request) {
 			r.Extensions = []Extension{&Auth{Type: TypeMobileHome, Authenticator: make([]byte, 252)}}
 		}), "length 256"},
-		{"auth of wrong type", mk(func(r *Request) { r.Extensions = []Extension{&Auth{Type: 131}} }), "not 32, 33 or 34"},
+		{"auth of wrong type", mk(func(r *Request) { r.Extensions = []Extension{&Auth{Type: 131}} }), "not 32, 33, 34 or 36"},
 		{"nil extension", mk(func(r *Request) { r.Extensions = []Extension{nil} }), "nil"},
 	}
 	for _, tt := range tests {

@@ -1,6 +1,7 @@
 package mip
 
 import (
+	"bytes"
 	"encoding/hex"
 	"fmt"
 	"net/netip"
@@ -20,6 +21,7 @@ var tsharkFields = []string{
 	"mip.s", "mip.b", "mip.d", "mip.m", "mip.g", "mip.v", "mip.t", "mip.x",
 	"mip.code", "mip.life", "mip.homeaddr", "mip.haaddr", "mip.coa", "mip.ident",
 	"mip.ext.type", "mip.ext.len", "mip.auth.spi", "mip.auth.auth", "mip.nai", "mip.extension",
+	"mip.ext.auth.subtype",
 }
 
 // tsharkMessages are the messages tshark must decode: the golden ones,
@@ -69,7 +71,46 @@ func tsharkMessages(t *testing.T) []Message {
 	fa := &Reply{Code: CodeFAReverseTunnel, Home: r.Home, HomeAgent: r.HomeAgent, ID: r.ID,
 		Extensions: []Extension{&RawExtension{Type: 250, Data: []byte{1, 2, 3, 4, 5}}}}
 	mustAuth(t, fa, TypeMobileForeign, mf)
-	return append(msgs, deny, fa)
+	return append(append(msgs, deny, fa), tsharkHierarchyMessages(t)...)
+}
+
+// tsharkHierarchyMessages are the foreign agent hierarchy's messages: a
+// local-move request with the MN-GFA authenticator and the FA Public Key
+// fragments of two agents (a 2048-bit key's DER takes two), the home
+// agent's reply with the Mobile Session Key and FA Session Key fragments,
+// and a switching agent's reply with an MN-GFA authenticator.
+func tsharkHierarchyMessages(t *testing.T) []Message {
+	t.Helper()
+	der := make([]byte, 294)
+	for i := range der {
+		der[i] = byte(i)
+	}
+	req := bytes.Clone(goldenRequestMNGFA)
+	var err error
+	if req, err = AppendFAPublicKey(req, FAPublicKey{Agent: netip.MustParseAddr("10.0.1.1"), DER: der}); err != nil {
+		t.Fatal(err)
+	}
+	if req, err = AppendFAPublicKey(req, FAPublicKey{Agent: netip.MustParseAddr("10.0.0.2"), DER: der[:200]}); err != nil {
+		t.Fatal(err)
+	}
+	if req, err = AppendAuth(req, TypeForeignHome, SecurityAssociation{SPI: 2001, Key: []byte("foreign-home")}); err != nil {
+		t.Fatal(err)
+	}
+	rep := bytes.Clone(goldenReplySession)
+	for _, a := range []string{"10.0.1.1", "10.0.0.2"} {
+		if rep, err = AppendFASessionKey(rep, FASessionKey{Agent: netip.MustParseAddr(a), SPI: 0x1234, Ciphertext: der[:256]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var msgs []Message
+	for _, b := range [][]byte{req, rep, goldenReplyLocal} {
+		m, err := Parse(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs
 }
 
 func mustAuth(t *testing.T, m interface {
@@ -106,11 +147,17 @@ func expectedTshark(m Message) []string {
 		code = strconv.Itoa(int(m.Code))
 		life, home, ha, id, exts = m.Lifetime, m.Home, m.HomeAgent, m.ID, m.Extensions
 	}
-	var types, lens, spis, auths, nai, data []string
+	var types, lens, spis, auths, nai, data, subtypes []string
 	for _, e := range exts {
 		b, _ := e.AppendMarshal(nil)
 		types = append(types, strconv.Itoa(int(b[0])))
-		lens = append(lens, strconv.Itoa(int(b[1])))
+		if e.Kind() == TypeGeneralizedAuth {
+			// RFC 3012's 16-bit length; tshark shows the sub-type.
+			lens = append(lens, strconv.Itoa(int(b[2])<<8|int(b[3])))
+			subtypes = append(subtypes, strconv.Itoa(int(b[1])))
+		} else {
+			lens = append(lens, strconv.Itoa(int(b[1])))
+		}
 		switch e := e.(type) {
 		case *Auth:
 			spis = append(spis, fmt.Sprintf("0x%08x", e.SPI))
@@ -119,6 +166,8 @@ func expectedTshark(m Message) []string {
 			nai = append(nai, e.Name)
 		case *RawExtension:
 			data = append(data, hex.EncodeToString(e.Data))
+		case *MobileSessionKey:
+			data = append(data, hex.EncodeToString(b[2:]))
 		}
 	}
 	row := []string{strconv.Itoa(int(m.MessageType())), flags}
@@ -126,7 +175,8 @@ func expectedTshark(m Message) []string {
 	return append(row, code, strconv.Itoa(int(life)), home.String(), ha.String(), coa,
 		IDTime(id).Format("Jan _2, 2006 15:04:05.000000000 UTC"),
 		strings.Join(types, ","), strings.Join(lens, ","), strings.Join(spis, ","),
-		strings.Join(auths, ","), strings.Join(nai, ","), strings.Join(data, ","))
+		strings.Join(auths, ","), strings.Join(nai, ","), strings.Join(data, ","),
+		strings.Join(subtypes, ","))
 }
 
 // TestTshark has tshark decode every kind of message the package builds:

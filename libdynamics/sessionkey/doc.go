@@ -31,9 +31,9 @@
 //
 // where M is the mobile-home shared secret (the key of the mobile-home
 // security association) and ID the 64-bit Identification of the
-// Registration Request being answered, in network byte order as on the
-// wire. The mobile computes the same mask from the secret and the
-// identification it sent, and FromMobile removes it.
+// Registration Reply that carries the masked key, in network byte order as
+// on the wire. The mobile computes the same mask from the secret and the
+// reply's identification, and FromMobile removes it.
 //
 // The technical definition writes the mask as MD5(M || key || M). The
 // mobile cannot use that: the mask depends on the key it is trying to
@@ -42,10 +42,11 @@
 // know it and replay protection (RFC 5944 section 5.7: timestamps that
 // only increase, or fresh nonces) makes it unique per registration, so a
 // mask never covers two keys; reusing one would reveal the XOR of the two
-// keys. With nonces the reply's identification differs from the request's
-// in its high 32 bits; the request's is the one to use. The masked key is
-// not itself integrity-protected: it must travel in an extension that the
-// reply's Mobile-Home authenticator covers.
+// keys. An accepted reply's identification is the request's with
+// timestamps; with nonces its high 32 bits are the home agent's fresh
+// nonce. The masked key is not itself integrity-protected: it must travel
+// in an extension that the reply's Mobile-Home authenticator covers (the
+// Mobile Session Key extension, mip.MobileSessionKey).
 //
 // # The key for foreign agents
 //
@@ -58,8 +59,9 @@
 //
 // RSA keys must have at least MinBits (2048) and at most MaxBits (16384)
 // bits. A ciphertext is as long as the modulus (256 octets for 2048 bits)
-// and a DER public key longer still, so both need an extension with a
-// 16-bit length.
+// and a DER public key longer still, so both travel as fragments in
+// consecutive registration extensions (mip.AppendFAPublicKey,
+// mip.AppendFASessionKey).
 //
 // # Key files
 //

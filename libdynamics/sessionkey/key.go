@@ -44,7 +44,7 @@ func Generate(random io.Reader, secret []byte) (Key, error) {
 
 // ForMobile masks key for the mobile node: key XOR MD5(secret || id ||
 // secret), where secret is the mobile-home shared secret and id the
-// Identification of the Registration Request being answered. An empty
+// Identification of the Registration Reply that carries it. An empty
 // secret gives a mask anyone can compute; callers pass the configured
 // mobile-home key.
 func ForMobile(key Key, secret []byte, id uint64) [Len]byte {
@@ -53,8 +53,9 @@ func ForMobile(key Key, secret []byte, id uint64) [Len]byte {
 
 // FromMobile recovers the session key from the masked value a mobile node
 // received, with its mobile-home secret and the Identification of the
-// request it sent. A wrong secret or identification gives a different key,
-// which the mobile notices only when the key fails to authenticate.
+// reply that carried it. A wrong secret or identification gives a
+// different key, which the mobile notices only when the key fails to
+// authenticate.
 func FromMobile(masked [Len]byte, secret []byte, id uint64) Key {
 	return Key(xor(masked, mobileMask(secret, id)))
 }

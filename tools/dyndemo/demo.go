@@ -250,11 +250,14 @@ func where(place string, hier bool) string {
 		if place == testbed.AtFA2 {
 			visitor, coa, prefix = testbed.FA2VisitorAddr, testbed.FA2Addr, testbed.FA2VisitorPrefix
 		}
-		s := fmt.Sprintf("visitor link %s: foreign agent %s %s, care-of address %s", prefix, place, visitor, coa)
 		if hier {
-			s += fmt.Sprintf(" (highest FA gfa %s)", testbed.GFAAddr)
+			// In the hierarchy the home agent's tunnel ends at gfa, whose
+			// address every agent of the tree advertises; a move between
+			// fa1 and fa2 is answered by gfa.
+			return fmt.Sprintf("visitor link %s: foreign agent %s %s under gfa, care-of address %s (the highest FA)",
+				prefix, place, visitor, testbed.GFAAddr)
 		}
-		return s
+		return fmt.Sprintf("visitor link %s: foreign agent %s %s, care-of address %s", prefix, place, visitor, coa)
 	case testbed.AtColocated:
 		return fmt.Sprintf("link without an agent %s: co-located care-of address %s, gateway %s",
 			testbed.ColocatedPrefix, testbed.ColocatedAddr, testbed.ColocatedGateway)

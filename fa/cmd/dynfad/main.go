@@ -1,5 +1,6 @@
 // Command dynfad is the Dynamics foreign agent: it advertises itself on its
-// visitor interfaces, relays mobiles' registrations to their home agents and
+// visitor interfaces, relays mobiles' registrations to their home agents (or
+// up its hierarchy of foreign agents, answering local moves itself) and
 // delivers their traffic (see package fa and docs/CONFIGURATION.md).
 package main
 
@@ -41,6 +42,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 // SIGINT, and removes the agent's kernel state. On SIGHUP it applies the
 // configuration file as reload reads it again.
 func serve(cfg fa.Config, log *slog.Logger, reload func() (fa.Config, error)) (err error) {
+	key, err := fa.LoadKeys(cfg)
+	if err != nil {
+		return err
+	}
 	if !cfg.CareOfAddress.IsValid() {
 		p, err := ifaceAddr(cfg.UpstreamInterface)
 		if err != nil {
@@ -93,7 +98,7 @@ func serve(cfg fa.Config, log *slog.Logger, reload func() (fa.Config, error)) (e
 	}
 	defer up.Close()
 
-	agent, err := fa.New(fa.Options{Config: cfg, Upstream: up, Links: links, Kernel: kern, Logger: log})
+	agent, err := fa.New(fa.Options{Config: cfg, Upstream: up, Links: links, Key: key, Kernel: kern, Logger: log})
 	if err != nil {
 		return err
 	}

@@ -36,3 +36,21 @@ func TestBadFlag(t *testing.T) {
 		t.Errorf("exit %d for an unknown flag", code)
 	}
 }
+
+// TestMissingKeyFile: an agent in a hierarchy whose key file is missing
+// says which file, before it touches any interface.
+func TestMissingKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "dynfad.conf")
+	key := filepath.Join(dir, "gfa.key")
+	text := "UpstreamInterface eth0\nHighestFAIPAddress 10.0.0.2\nCareOfAddress 10.0.0.2\n" +
+		"PrivateKeyFile " + key + "\nPublicKeyFile " + filepath.Join(dir, "gfa.pub") + "\n"
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := run([]string{"-c", path, "--fg"}, &out, &errb)
+	if code == 0 || !strings.Contains(errb.String(), "PrivateKeyFile") || !strings.Contains(errb.String(), key) {
+		t.Errorf("exit %d, stderr %q; want a failure naming PrivateKeyFile and %s", code, errb.String(), key)
+	}
+}
