@@ -55,7 +55,11 @@ func tunnelLine(role string, t api.Tunnel) string {
 	if role == testbed.HA {
 		fmt.Fprintf(&b, "binding %s -> care-of %s", t.Home, t.CareOf)
 	} else {
-		fmt.Fprintf(&b, "visitor %s %s on %s, home agent %s", t.Home, t.State, t.Link, t.HA)
+		where := "on " + t.Link
+		if t.Link == "" && t.Lower.IsValid() {
+			where = "via lower agent " + t.Lower.String()
+		}
+		fmt.Fprintf(&b, "visitor %s %s %s, home agent %s", t.Home, t.State, where, t.HA)
 	}
 	if t.Iface != "" {
 		fmt.Fprintf(&b, ", tunnel %s", t.Iface)

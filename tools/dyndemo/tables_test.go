@@ -64,6 +64,14 @@ func TestAgentTables(t *testing.T) {
 	if len(got) != 1 || got[0] != want {
 		t.Errorf("foreign agent's lines %q, want %q", got, want)
 	}
+	// gfa reaches the mobile through a lower agent, not on a link.
+	upper := visitor
+	upper.Link, upper.Lower = "", netip.MustParseAddr(testbed.FA2Addr)
+	got = tunnelLines(testbed.GFA, serveStub(t, agentStub{tunnels: []api.Tunnel{upper}}))
+	want = "visitor 10.1.0.10 renewing via lower agent 10.0.2.2, home agent 10.1.0.1, tunnel dynfa1, 41s of 60s left"
+	if len(got) != 1 || got[0] != want {
+		t.Errorf("upper foreign agent's lines %q, want %q", got, want)
+	}
 	if got := tunnelLines(testbed.FA2, serveStub(t, agentStub{})); len(got) != 1 || got[0] != "no visitors" {
 		t.Errorf("empty foreign agent: %q", got)
 	}
