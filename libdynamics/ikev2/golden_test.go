@@ -107,9 +107,9 @@ func goldenInitRequestValue() *Message {
 // first proposal, with a CERTREQ.
 var goldenInitResponse = h(
 	"1122334455667788", "99aabbccddeeff00", // SPIs
-	"21 20 22 20",      // next SA, version 2.0, IKE_SA_INIT, flags: R
-	"00000000",         // message ID 0
-	"000000e9",         // length: 28 + 40 + 40 + 36 + 28 + 28 + 25 + 8 = 233
+	"21 20 22 20", // next SA, version 2.0, IKE_SA_INIT, flags: R
+	"00000000",    // message ID 0
+	"000000e9",    // length: 28 + 40 + 40 + 36 + 28 + 28 + 25 + 8 = 233
 	// SA: next KE, length 4 + 36
 	"22 00 0028",
 	"00 00 0024 01 01 00 03", // the only proposal, #1, IKE, 3 transforms
@@ -224,10 +224,10 @@ func goldenAuthPlainValue() []Payload {
 // whose content (IV, ciphertext, ICV) the codec does not look into.
 var goldenAuthRequest = h(
 	"1122334455667788", "99aabbccddeeff00",
-	"2e 20 23 08",      // next SK, version 2.0, IKE_AUTH, flags: I
-	"00000001",         // message ID 1
-	"00000068",         // length: 28 + 76 = 104
-	"23 00 004c",       // SK (3.14): first inner payload IDi, length 76
+	"2e 20 23 08",                      // next SK, version 2.0, IKE_AUTH, flags: I
+	"00000001",                         // message ID 1
+	"00000068",                         // length: 28 + 76 = 104
+	"23 00 004c",                       // SK (3.14): first inner payload IDi, length 76
 	hex.EncodeToString(fill(0x01, 8)),  // IV (AES-GCM: 8 octets)
 	hex.EncodeToString(fill(0x31, 48)), // ciphertext
 	hex.EncodeToString(fill(0xf0, 16)), // ICV
@@ -244,11 +244,11 @@ func goldenAuthRequestValue() *Message {
 // goldenMOBIKEPlain is the plaintext of the INFORMATIONAL request that moves
 // an IKE SA to a new address (RFC 4555 section 3.5), as strongSwan sends it.
 var goldenMOBIKEPlain = h(
-	"29 00 0008 00 00 4010",                                    // UPDATE_SA_ADDRESSES
+	"29 00 0008 00 00 4010",                                     // UPDATE_SA_ADDRESSES
 	"29 00 001c 00 00 4004", hex.EncodeToString(fill(0x11, 20)), // NAT_DETECTION_SOURCE_IP
 	"29 00 001c 00 00 4005", hex.EncodeToString(fill(0x21, 20)), // NAT_DETECTION_DESTINATION_IP
 	"29 00 0018 00 00 4011", hex.EncodeToString(fill(0x31, 16)), // COOKIE2, 16 octets
-	"00 00 0008 00 00 400f",                                    // NO_ADDITIONAL_ADDRESSES
+	"00 00 0008 00 00 400f", // NO_ADDITIONAL_ADDRESSES
 )
 
 func goldenMOBIKEPlainValue() []Payload {
@@ -268,9 +268,9 @@ var goldenRekeyPlain = h(
 	"21 00 000c 03 04 4009 c0ffee01", // REKEY_SA for ESP SPI c0ffee01; next SA
 	// SA: next Nonce, length 4 + 40; ESP proposal #1, SPI c0ffee03, 3 transforms
 	"28 00 002c", "00 00 0028 01 03 04 03 c0ffee03",
-	"03 00 000c 01 00 000c 800e 0080", // ENCR_AES_CBC/128
-	"03 00 0008 03 00 000c",           // AUTH_HMAC_SHA2_256_128
-	"00 00 0008 05 00 0000",           // NO_EXT_SEQ
+	"03 00 000c 01 00 000c 800e 0080",                // ENCR_AES_CBC/128
+	"03 00 0008 03 00 000c",                          // AUTH_HMAC_SHA2_256_128
+	"00 00 0008 05 00 0000",                          // NO_EXT_SEQ
 	"2c 00 0024", hex.EncodeToString(fill(0x61, 32)), // Nonce; next TSi
 	"2d 00 0018 01 000000", "07 00 0010 0000 ffff 0a010000 0a0100ff", // TSi
 	"00 00 0018 01 000000", "07 00 0010 0000 ffff 0a020000 0a0200ff", // TSr, last
