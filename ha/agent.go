@@ -95,7 +95,7 @@ type Agent struct {
 	lastRevID   uint32                // the last revocation id or support timestamp sent
 	faRevIDs    map[netip.Addr]uint32 // per foreign agent: the id its revocations must exceed
 	faStamps    map[netip.Addr]uint32 // per foreign agent: its last Revocation Support timestamp
-	arps        []arpJob
+	arps        arpQueue
 	seq         uint16
 	nextAdv     time.Time
 	lastSolAdv  time.Time
@@ -113,13 +113,6 @@ type bindingInfo struct {
 	tunnel     tunnel.Tunnel
 	revocation bool
 	sessionSPI uint32 // the session SPI issued with the last registration; 0 for none
-}
-
-// arpJob is the gratuitous ARPs still to send for one home address.
-type arpJob struct {
-	home netip.Addr
-	left int
-	next time.Time
 }
 
 // New checks the options and returns an agent ready to Run.
@@ -295,8 +288,8 @@ func (a *Agent) nextDeadline() (time.Time, bool) {
 	if b, found := a.bindings.Next(); found {
 		consider(b.Expiry)
 	}
-	for _, j := range a.arps {
-		consider(j.next)
+	if next, ok := a.arps.next(); ok {
+		consider(next)
 	}
 	for _, r := range a.revocations {
 		consider(r.Next)

@@ -388,49 +388,6 @@ func (a *Agent) releaseTunnel(local, remote netip.Addr) {
 	}
 }
 
-// announce starts the gratuitous ARPs that tell the home link the mobile
-// node's home address is now at the home agent (RFC 5944 section 4.6): one
-// now and the rest GratuitousARPInterval apart.
-func (a *Agent) announce(home netip.Addr, now time.Time) {
-	a.cancelARPs(home)
-	a.gratuitousARP(home)
-	if GratuitousARPs > 1 {
-		a.arps = append(a.arps, arpJob{home: home, left: GratuitousARPs - 1, next: now.Add(GratuitousARPInterval)})
-	}
-}
-
-// runARPs sends the gratuitous ARPs that are due.
-func (a *Agent) runARPs(now time.Time) {
-	kept := a.arps[:0]
-	for _, j := range a.arps {
-		if !now.Before(j.next) {
-			a.gratuitousARP(j.home)
-			j.left--
-			j.next = j.next.Add(GratuitousARPInterval)
-		}
-		if j.left > 0 {
-			kept = append(kept, j)
-		}
-	}
-	a.arps = kept
-}
-
-func (a *Agent) cancelARPs(home netip.Addr) {
-	kept := a.arps[:0]
-	for _, j := range a.arps {
-		if j.home != home {
-			kept = append(kept, j)
-		}
-	}
-	a.arps = kept
-}
-
-func (a *Agent) gratuitousARP(home netip.Addr) {
-	if err := a.kern.GratuitousARP(a.cfg.HomeInterface, home); err != nil {
-		a.log.Warn("gratuitous ARP failed", logging.KeyHome, home, logging.KeyIface, a.cfg.HomeInterface, logging.KeyErr, err)
-	}
-}
-
 // nonce returns a fresh random nonce for nonce replay protection.
 func (a *Agent) nonce() uint32 {
 	var b [4]byte
