@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+
+	"github.com/dynamics-go/dynamics/libdynamics/ikev2"
 )
 
 // Cookie lengths: RFC 7296 section 3.10.1 allows COOKIE data of 1 to 64
@@ -64,7 +66,7 @@ func (c *Cookies) Rotate() error {
 
 // Make returns the cookie for an IKE_SA_INIT request with nonce ni from
 // address ip and initiator SPI spii.
-func (c *Cookies) Make(ni []byte, ip netip.Addr, spii uint64) []byte {
+func (c *Cookies) Make(ni []byte, ip netip.Addr, spii ikev2.SPI) []byte {
 	c.mu.Lock()
 	v, s := c.version, c.secret
 	c.mu.Unlock()
@@ -73,7 +75,7 @@ func (c *Cookies) Make(ni []byte, ip netip.Addr, spii uint64) []byte {
 
 // Check reports whether cookie is one this Cookies made, with its current
 // or previous secret, for the same nonce, address and SPI.
-func (c *Cookies) Check(cookieData, ni []byte, ip netip.Addr, spii uint64) bool {
+func (c *Cookies) Check(cookieData, ni []byte, ip netip.Addr, spii ikev2.SPI) bool {
 	if len(cookieData) != CookieLen {
 		return false
 	}
@@ -89,12 +91,12 @@ func (c *Cookies) Check(cookieData, ni []byte, ip netip.Addr, spii uint64) bool 
 	return false
 }
 
-func cookie(version byte, secret, ni []byte, ip netip.Addr, spii uint64) []byte {
+func cookie(version byte, secret, ni []byte, ip netip.Addr, spii ikev2.SPI) []byte {
 	m := hmac.New(sha256.New, secret)
 	m.Write(ni)
 	m.Write(ip.Unmap().AsSlice())
 	var spi [8]byte
-	binary.BigEndian.PutUint64(spi[:], spii)
+	binary.BigEndian.PutUint64(spi[:], uint64(spii))
 	m.Write(spi[:])
 	out := make([]byte, 1, CookieLen)
 	out[0] = version

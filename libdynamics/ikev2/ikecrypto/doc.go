@@ -7,6 +7,14 @@
 // octets it is given; package ikev2 parses and marshals messages, package
 // ike runs the exchanges.
 //
+// # Identifiers
+//
+// Transform, group, authentication method and hash identifiers are package
+// ikev2's types; EncrID, PRFID, IntegID, Group, AuthMethod and
+// HashAlgorithm are aliases of them, and the constants here (EncrAESGCM16,
+// GroupCurve25519, ...) name the subset this package implements. SPIs are
+// ikev2.SPI.
+//
 // # Transforms
 //
 // PRF (NewPRF) is HMAC-SHA2-256, -384 or -512 (RFC 4868 section 2.1), with
@@ -76,6 +84,33 @@
 // SIGNATURE_HASH_ALGORITHMS (MarshalHashAlgorithms, ParseHashAlgorithms);
 // VerifyAuth refuses SHA-1 in method 14 and accepts RSASSA-PSS parameters
 // with or without the default trailer field.
+//
+// # Proposals
+//
+// DefaultIKEProposals and DefaultESPProposals are the SA payload proposals
+// offered and accepted by default; nothing weaker is offered:
+// ENCR_AES_GCM_16 with 256 or 128-bit keys, PRF_HMAC_SHA2_256 and
+// Curve25519 or ECP-256, then for compatibility ENCR_AES_CBC with 256 or
+// 128-bit keys, AUTH_HMAC_SHA2_256_128, PRF_HMAC_SHA2_256 and MODP-2048;
+// for ESP the same ciphers with NO_EXT_SEQ, and D-H groups only when
+// perfect forward secrecy is asked for. A responder calls SelectIKE or
+// SelectESP with its proposals and the peer's SA payload: the peer's
+// proposals are tried in the peer's order, and within the first one that
+// one of ours accepts, the peer's first acceptable transform of each type
+// is taken (RFC 7296 section 2.7); the result is the proposal to answer
+// with and the negotiated Suite or ChildSuite. A proposal with a transform
+// type the package does not know is rejected, a transform with an attribute
+// other than the key length skipped (section 3.3.6). An initiator checks
+// the answer with AcceptedIKE or AcceptedESP: exactly one proposal, one of
+// ours by number, one transform of each type taken from it.
+//
+// # Messages
+//
+// SealMessage marshals an encrypted message: the header, any clear
+// payloads and an SK payload with the inner payloads sealed, the lengths
+// written before sealing so that the associated data is the message as
+// sent. OpenMessage checks and decrypts the SK payload of a parsed message
+// and parses the payloads inside.
 //
 // # NAT detection and cookies
 //

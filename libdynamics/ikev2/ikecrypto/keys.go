@@ -3,6 +3,8 @@ package ikecrypto
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/dynamics-go/dynamics/libdynamics/ikev2"
 )
 
 // IKEKeys are the secrets of an IKE SA derived from SKEYSEED (RFC 7296
@@ -33,7 +35,7 @@ func (k *IKEKeys) GoString() string { return k.String() }
 // gir is the Diffie-Hellman shared secret as DH.SharedSecret returns it,
 // ni and nr the nonces without payload headers, spii and spir the SPIs of
 // the IKE header.
-func DeriveIKEKeys(s Suite, gir, ni, nr []byte, spii, spir uint64) (*IKEKeys, error) {
+func DeriveIKEKeys(s Suite, gir, ni, nr []byte, spii, spir ikev2.SPI) (*IKEKeys, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
@@ -53,7 +55,7 @@ func DeriveIKEKeys(s Suite, gir, ni, nr []byte, spii, spir uint64) (*IKEKeys, er
 // computed with the old IKE SA's PRF oldPRF and SK_d oldSKd, then expanded
 // as in DeriveIKEKeys with the new suite's PRF and the new SPIs (those of
 // the proposals of the exchange's SA payloads).
-func DeriveRekeyedIKEKeys(oldPRF PRFID, oldSKd []byte, s Suite, gir, ni, nr []byte, spii, spir uint64) (*IKEKeys, error) {
+func DeriveRekeyedIKEKeys(oldPRF PRFID, oldSKd []byte, s Suite, gir, ni, nr []byte, spii, spir ikev2.SPI) (*IKEKeys, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
@@ -69,11 +71,11 @@ func DeriveRekeyedIKEKeys(oldPRF PRFID, oldSKd []byte, s Suite, gir, ni, nr []by
 	return expandIKEKeys(s, prf, seed, ni, nr, spii, spir)
 }
 
-func expandIKEKeys(s Suite, prf PRF, skeyseed, ni, nr []byte, spii, spir uint64) (*IKEKeys, error) {
+func expandIKEKeys(s Suite, prf PRF, skeyseed, ni, nr []byte, spii, spir ikev2.SPI) (*IKEKeys, error) {
 	encLen, integLen, _ := KeyLens(s.Encr, s.KeyBits, s.Integ)
 	var spis [16]byte
-	binary.BigEndian.PutUint64(spis[:8], spii)
-	binary.BigEndian.PutUint64(spis[8:], spir)
+	binary.BigEndian.PutUint64(spis[:8], uint64(spii))
+	binary.BigEndian.PutUint64(spis[8:], uint64(spir))
 	sizes := []int{prf.Size(), integLen, integLen, encLen, encLen, prf.Size(), prf.Size()}
 	total := 0
 	for _, n := range sizes {

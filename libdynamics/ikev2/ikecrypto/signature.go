@@ -8,7 +8,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/asn1"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -91,33 +90,10 @@ func (s SignatureScheme) AlgorithmIdentifier() []byte {
 }
 
 // SupportedHashAlgorithms returns the hash algorithms to announce in
-// SIGNATURE_HASH_ALGORITHMS (RFC 7427 section 4), strongest last.
+// SIGNATURE_HASH_ALGORITHMS (RFC 7427 section 4; ikev2.SignatureHashAlgorithms
+// makes the notification), strongest last.
 func SupportedHashAlgorithms() []HashAlgorithm {
 	return []HashAlgorithm{HashSHA256, HashSHA384, HashSHA512}
-}
-
-// MarshalHashAlgorithms returns the Notification Data of
-// SIGNATURE_HASH_ALGORITHMS: each algorithm as two octets.
-func MarshalHashAlgorithms(hs []HashAlgorithm) []byte {
-	b := make([]byte, 0, 2*len(hs))
-	for _, h := range hs {
-		b = binary.BigEndian.AppendUint16(b, uint16(h))
-	}
-	return b
-}
-
-// ParseHashAlgorithms parses the Notification Data of
-// SIGNATURE_HASH_ALGORITHMS. Data of odd length is an error wrapping
-// ErrMalformed; unknown numbers are kept.
-func ParseHashAlgorithms(b []byte) ([]HashAlgorithm, error) {
-	if len(b)%2 != 0 {
-		return nil, fmt.Errorf("%w: SIGNATURE_HASH_ALGORITHMS data of %d octets", ErrMalformed, len(b))
-	}
-	hs := make([]HashAlgorithm, 0, len(b)/2)
-	for ; len(b) > 0; b = b[2:] {
-		hs = append(hs, HashAlgorithm(binary.BigEndian.Uint16(b)))
-	}
-	return hs, nil
 }
 
 // ChooseScheme returns the signature scheme to sign with a key whose public
