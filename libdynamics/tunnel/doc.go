@@ -13,11 +13,25 @@
 // the devices is the kernel package's work, driven by what Acquire and Release
 // report.
 //
+// # Linger
+//
+// A tunnel may outlive its last user for a while. ReleaseLinger leaves it
+// idle (Refs 0, Idle the end of its linger) instead of forgetting it; an
+// Acquire of the same endpoints before then takes it back as it is (not
+// created: the device is still there), and Expire forgets the idle tunnels
+// whose linger has ended, for the caller to delete their devices. The table
+// keeps no clock: the caller passes the instants, from its own clock (a
+// binding.ManualClock in tests). A foreign agent lets its tunnels to other
+// foreign agents linger, so that a mobile going back and forth between two
+// agents finds the tunnels there, instead of waiting for devices to be
+// deleted and made again on every move.
+//
 // # Complexity
 //
-// For a table of n tunnels: Acquire, Release, ReleaseID, Destroy, Get, ByID,
-// ByName and Len are O(1) (map operations); List is O(n log n), sorted by ID
-// on each call.
+// For a table of n tunnels, i of them idle: Acquire, Release, ReleaseID,
+// ReleaseLinger, Destroy, Get, ByID, ByName, Len and IdleLen are O(1) (map
+// operations); List is O(n log n), sorted by ID on each call; NextExpiry is
+// O(i) and Expire O(i log i).
 //
 // # Concurrency
 //

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Table holds the tunnels of one daemon, one per endpoint pair. The zero
@@ -18,6 +19,7 @@ type Table struct {
 	last   ID // the last ID handed out
 	byEnds map[Endpoints]*Tunnel
 	byID   map[ID]*Tunnel
+	idle   map[ID]*Tunnel // tunnels without users, lingering (ReleaseLinger)
 }
 
 // New returns an empty table whose device names start with prefix. The
@@ -41,6 +43,7 @@ func (t *Table) init() {
 	if t.byID == nil {
 		t.byEnds = make(map[Endpoints]*Tunnel)
 		t.byID = make(map[ID]*Tunnel)
+		t.idle = make(map[ID]*Tunnel)
 	}
 }
 
@@ -57,7 +60,9 @@ func (t *Table) Len() int { return len(t.byID) }
 
 // Acquire takes a reference to the tunnel from local to remote, creating it
 // if it does not exist. It returns the tunnel and whether it was created, in
-// which case the caller makes the device. It fails, changing nothing, for
+// which case the caller makes the device. An idle tunnel (ReleaseLinger) of
+// those endpoints is taken back: it is not created, its device being still
+// there. It fails, changing nothing, for
 // endpoints that are not distinct IPv4 addresses with a specified remote, or
 // when no ID is left (ErrExhausted).
 func (t *Table) Acquire(local, remote netip.Addr) (tun Tunnel, created bool, err error) {
@@ -68,6 +73,10 @@ func (t *Table) Acquire(local, remote netip.Addr) (tun Tunnel, created bool, err
 	t.init()
 	if p, ok := t.byEnds[e]; ok {
 		p.Refs++
+		if p.Refs == 1 {
+			delete(t.idle, p.ID)
+			p.Idle = time.Time{}
+		}
 		return *p, false, nil
 	}
 	if t.last >= t.maxID {
@@ -83,8 +92,8 @@ func (t *Table) Acquire(local, remote netip.Addr) (tun Tunnel, created bool, err
 // Release drops a reference to the tunnel from local to remote. It returns
 // the tunnel with its remaining reference count and whether that was the
 // last reference, in which case the table has forgotten the tunnel and the
-// caller removes the device. Releasing a tunnel the table does not hold is
-// ErrUnknown.
+// caller removes the device. Releasing a tunnel the table does not hold, or
+// an idle one (no reference left to drop), is ErrUnknown.
 func (t *Table) Release(local, remote netip.Addr) (tun Tunnel, removed bool, err error) {
 	e := Endpoints{Local: local, Remote: remote}
 	p, ok := t.byEnds[e]
@@ -104,6 +113,9 @@ func (t *Table) ReleaseID(id ID) (tun Tunnel, removed bool, err error) {
 }
 
 func (t *Table) release(p *Tunnel) (Tunnel, bool, error) {
+	if p.Refs == 0 {
+		return Tunnel{}, false, fmt.Errorf("%w: release of idle tunnel %s", ErrUnknown, p.Name)
+	}
 	p.Refs--
 	if p.Refs > 0 {
 		return *p, false, nil
@@ -112,9 +124,9 @@ func (t *Table) release(p *Tunnel) (Tunnel, bool, error) {
 	return *p, true, nil
 }
 
-// Destroy forgets the tunnel with the given ID whatever its reference count,
-// as the control API's destroy_tunnel asks, and returns it as it was. Later
-// releases of it by its former users report ErrUnknown.
+// Destroy forgets the tunnel with the given ID whatever its reference count
+// (an idle one too), as the control API's destroy_tunnel asks, and returns
+// it as it was. Later releases of it by its former users report ErrUnknown.
 func (t *Table) Destroy(id ID) (Tunnel, bool) {
 	p, ok := t.byID[id]
 	if !ok {
@@ -128,6 +140,7 @@ func (t *Table) Destroy(id ID) (Tunnel, bool) {
 func (t *Table) forget(p *Tunnel) {
 	delete(t.byEnds, p.Endpoints)
 	delete(t.byID, p.ID)
+	delete(t.idle, p.ID)
 }
 
 // Get returns the tunnel from local to remote.
@@ -161,7 +174,7 @@ func (t *Table) ByName(name string) (Tunnel, bool) {
 	return t.ByID(ID(n))
 }
 
-// List returns every tunnel, sorted by ID.
+// List returns every tunnel, idle ones included, sorted by ID.
 func (t *Table) List() []Tunnel {
 	out := make([]Tunnel, 0, len(t.byID))
 	for _, p := range t.byID {

@@ -260,7 +260,8 @@ func TestScenarios(t *testing.T) {
 }
 
 // checkIndexes asserts that every listed tunnel is found by endpoints, ID
-// and name, alike, with a positive reference count, and that List is sorted.
+// and name, alike, with a positive reference count unless it is idle, and
+// that List is sorted.
 func checkIndexes(t *testing.T, tb *tunnel.Table) {
 	t.Helper()
 	list := tb.List()
@@ -271,8 +272,8 @@ func checkIndexes(t *testing.T, tb *tunnel.Table) {
 		if i > 0 && list[i-1].ID >= tun.ID {
 			t.Fatalf("List not sorted by ID: %d before %d", list[i-1].ID, tun.ID)
 		}
-		if tun.Refs < 1 {
-			t.Fatalf("tunnel %s held with %d references", tun.Name, tun.Refs)
+		if idle := !tun.Idle.IsZero(); (tun.Refs < 1) != idle || tun.Refs < 0 {
+			t.Fatalf("tunnel %s held with %d references, idle until %v", tun.Name, tun.Refs, tun.Idle)
 		}
 		for how, find := range map[string]func() (tunnel.Tunnel, bool){
 			"Get":    func() (tunnel.Tunnel, bool) { return tb.Get(tun.Local, tun.Remote) },

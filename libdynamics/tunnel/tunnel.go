@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // MaxNameLen is the longest network device name Linux accepts (IFNAMSIZ - 1).
@@ -57,9 +58,13 @@ type Tunnel struct {
 	Name string // device name: the table's prefix and the ID
 	Endpoints
 	// Refs counts the users of the tunnel. It is at least 1 while the
-	// table holds the tunnel, and 0 in the Tunnel that Release returns
-	// when the last user let go.
+	// table holds the tunnel in use, 0 while it lingers idle
+	// (ReleaseLinger), and 0 in the Tunnel that Release returns when the
+	// last user let go.
 	Refs int
+	// Idle is, for an idle tunnel, when its linger ends and Expire
+	// forgets it; zero while the tunnel is in use.
+	Idle time.Time
 }
 
 // checkPrefix reports whether prefix can start device names, and returns
