@@ -51,10 +51,12 @@
 //   - tunnels: ipip and TUN links whose names begin with Options.TunnelPrefix
 //     (default "dyn"); Ensure refuses tunnel names without it.
 //   - proxy and neighbour entries, addresses and sysctls, which carry no
-//     mark: the state
-//     file Options.StateFile, a small JSON document rewritten atomically after
-//     each such change, listing the entries made and each sysctl's value as
-//     set and as found. Without a state file, those leftovers are not found.
+//     mark: the state file Options.StateFile, a small JSON document
+//     rewritten atomically (and synced) after each call that changed what it
+//     lists, listing the entries made and each sysctl's value as set and as
+//     found. A call that changes only routes, rules and tunnels, as most of
+//     a mobile's move does, leaves the file alone, so it costs netlink
+//     messages only. Without a state file, those leftovers are not found.
 //
 // Two daemons sharing one network namespace must use different protocol
 // numbers, prefixes and state files.

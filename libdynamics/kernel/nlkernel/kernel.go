@@ -31,7 +31,10 @@ type Kernel struct {
 	sysctls map[string]stateSysctl  // owned sysctls: the value set and the one found
 	left    leftovers               // state file entries of an earlier run not yet dealt with
 	changes uint64                  // kernel writes made
-	closed  bool
+	// dirty reports that what the state file records (persisted entries,
+	// sysctls, leftovers) changed since it was last written.
+	dirty  bool
+	closed bool
 }
 
 // New returns a Kernel for the network namespace of the calling OS thread,
@@ -258,8 +261,22 @@ func (k *Kernel) apply(e kernel.Entry, snap *snapshot) error {
 
 // adopt records e as owned. k.mu is held.
 func (k *Kernel) adopt(e kernel.Entry) {
-	k.owned[e.Key()] = e
-	delete(k.left.entries, e.Key())
+	key := e.Key()
+	if _, left := k.left.entries[key]; left || persisted(e) {
+		k.dirty = true
+	}
+	k.owned[key] = e
+	delete(k.left.entries, key)
+}
+
+// persisted reports whether the state file records entries of e's kind:
+// those that carry no mark of their own in the kernel.
+func persisted(e kernel.Entry) bool {
+	switch e.(type) {
+	case kernel.ProxyARP, kernel.Neighbor, kernel.Address:
+		return true
+	}
+	return false
 }
 
 // remove makes the entry with e's Key absent, as far as it is the Kernel's.
@@ -300,6 +317,9 @@ func (k *Kernel) remove(e kernel.Entry) error {
 	if err != nil {
 		return fmt.Errorf("nlkernel: remove %s: %w", cur, err)
 	}
+	if (owned || leftover) && persisted(cur) {
+		k.dirty = true
+	}
 	delete(k.owned, key)
 	delete(k.left.entries, key)
 	return nil
@@ -328,6 +348,9 @@ func (k *Kernel) forgetDevice(dev string) {
 					delete(m, key)
 				}
 			}
+			if _, gone := m[key]; !gone && persisted(e) {
+				k.dirty = true
+			}
 		}
 	}
 }
@@ -338,10 +361,13 @@ func (k *Kernel) changed(op, what string) {
 	k.log.Debug("kernel "+op, "entry", what)
 }
 
-// save rewrites the state file; a failure is logged, since the kernel
-// changes it records are made. k.mu is held.
+// save rewrites the state file when what it records has changed; a
+// failure is logged, since the kernel changes it records are made, and the
+// file is written again at the next call. Routes, rules and tunnels carry
+// the Kernel's marks in the kernel and are not recorded, so changing them
+// (most of what a move changes) writes nothing. k.mu is held.
 func (k *Kernel) save() {
-	if k.opts.StateFile == "" {
+	if k.opts.StateFile == "" || !k.dirty {
 		return
 	}
 	var entries []kernel.Entry
@@ -363,7 +389,9 @@ func (k *Kernel) save() {
 	sort.Slice(sysctls, func(i, j int) bool { return sysctls[i].Name < sysctls[j].Name })
 	if err := saveState(k.opts.StateFile, entries, sysctls); err != nil {
 		k.log.Error("cannot record kernel state; leftovers of this run may need removing by hand", "err", err)
+		return
 	}
+	k.dirty = false
 }
 
 // link returns the link named dev; a missing one is kernel.ErrNoDevice.

@@ -77,3 +77,56 @@ func mapValues(m map[string]kernel.Entry) []kernel.Entry {
 	}
 	return out
 }
+
+// TestStateFileWrittenOnChange: the state file is rewritten when what it
+// records changes (neighbour and proxy entries, sysctls), and left alone
+// when a change touches only routes, rules and tunnels, which carry the
+// Kernel's marks in the kernel: a move's routes cost no file write.
+func TestStateFileWrittenOnChange(t *testing.T) {
+	h := newHost(t)
+	path := filepath.Join(t.TempDir(), "dynfad.state")
+	k := newKernel(t, h.ns, newTunDriver(h.ns), Options{StateFile: path})
+	stat := func() os.FileInfo {
+		t.Helper()
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi
+	}
+	step := func(what string, rewrites bool, fn func() error) {
+		t.Helper()
+		before := stat()
+		if err := fn(); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if again := !os.SameFile(before, stat()); again != rewrites {
+			t.Errorf("%s: state file rewritten %v, want %v", what, again, rewrites)
+		}
+	}
+	if err := k.Ensure(neigh, fwd); err != nil {
+		t.Fatal(err)
+	}
+	step("a tunnel, its table's route, a host route and a rule", false, func() error { return k.Ensure(tun1, host1, reverse, revRule) })
+	step("the same entries again", false, func() error { return k.Ensure(neigh, fwd, tun1, host1) })
+	step("a rule and a route removed", false, func() error { return k.Remove(revRule, reverse) })
+	step("a proxy entry", true, func() error { return k.Ensure(proxy) })
+	step("a neighbour replaced", true, func() error {
+		return k.Ensure(kernel.Neighbor{IP: visitor, Dev: "eth0", HWAddr: net.HardwareAddr{0x02, 0, 0, 0, 0, 0x21}})
+	})
+	step("a sysctl", true, func() error { return k.Ensure(proxyARP) })
+	step("the tunnel removed", false, func() error { return k.Remove(tun1) })
+	step("the proxy entry removed", true, func() error { return k.Remove(proxy) })
+
+	l, err := loadState(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := kernel.Render([]kernel.Entry{kernel.Neighbor{IP: visitor, Dev: "eth0", HWAddr: net.HardwareAddr{0x02, 0, 0, 0, 0, 0x21}}})
+	if got := kernel.Render(mapValues(l.entries)); got != want {
+		t.Errorf("state file entries:\n%s\nwant:\n%s", got, want)
+	}
+	if _, ok := l.sysctls[fwd.Name]; !ok || len(l.sysctls) != 2 {
+		t.Errorf("state file sysctls %v, want ip_forward and proxy_arp", l.sysctls)
+	}
+}

@@ -67,6 +67,12 @@ func (k *Kernel) ensureSysctl(s kernel.Sysctl) error {
 		}
 		k.changed("sysctl written", s.String())
 	}
+	if prev, ok := k.sysctls[s.Name]; !ok || prev != rec {
+		k.dirty = true
+	}
+	if _, ok := k.left.sysctls[s.Name]; ok {
+		k.dirty = true
+	}
 	k.sysctls[s.Name] = rec
 	delete(k.left.sysctls, s.Name)
 	return nil
@@ -97,6 +103,7 @@ func (k *Kernel) restoreSysctl(name string) error {
 		}
 		k.changed("sysctl restored", kernel.Sysctl{Name: name, Value: rec.Original}.String())
 	}
+	k.dirty = true
 	delete(k.sysctls, name)
 	delete(k.left.sysctls, name)
 	return nil
