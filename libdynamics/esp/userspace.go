@@ -656,6 +656,10 @@ func (s *snapshot) lookup(f Flow) (sa *Sealer, found bool) {
 // SA of its SPI, checks the datagram against the SA's inbound policies and
 // writes it into the device.
 func (u *Userspace) receive(pkt []byte, from netip.AddrPort) {
+	if len(pkt) < HeaderLen {
+		u.stats.open.Add(1)
+		return
+	}
 	s := u.snap.Load()
 	e := s.in[binary.BigEndian.Uint32(pkt)]
 	if e == nil {
