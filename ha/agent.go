@@ -77,6 +77,7 @@ type Agent struct {
 	secret []byte // the session keys' key-generation secret
 
 	events  chan event
+	out     sender // owned by the loop
 	ops     *daemon.Ops[*State]
 	stopped chan struct{}
 	running sync.Once
@@ -147,6 +148,7 @@ func New(opts Options) (*Agent, error) {
 		fasas:       make(map[netip.Addr]mip.SecurityAssociation),
 		maxLif:      uint16(min(cfg.MaxLifetime/time.Second, time.Duration(mip.Infinite-1))),
 		events:      make(chan event, 256),
+		out:         newSender(opts.Conn),
 		stopped:     make(chan struct{}),
 		mobiles:     make(map[netip.Addr]*mobile),
 		replay:      mip.ReplayGuard{Window: cfg.ReplayWindow},
@@ -232,8 +234,13 @@ func (a *Agent) Run(ctx context.Context) error {
 func (a *Agent) loop(ctx context.Context, readErr <-chan error) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	defer a.flush()
 	for {
 		a.runDue()
+		if len(a.events) == 0 {
+			// Nothing waits: send what the last events queued.
+			a.flush()
+		}
 		if next, ok := a.nextDeadline(); ok {
 			timer.Reset(max(next.Sub(a.clock.Now()), time.Millisecond))
 		} else {
@@ -252,7 +259,9 @@ func (a *Agent) loop(ctx context.Context, readErr <-chan error) error {
 			a.handle(ev)
 		case o := <-a.ops.C():
 			a.runDue()
+			a.flush()
 			o.Call(&a.st)
+			a.flush()
 			o.Done()
 		case <-timer.C:
 		}

@@ -26,8 +26,9 @@ func (b *bed) decisionLines(mark int) []string {
 	return out
 }
 
-// Every registration decision is one log line, at Info (Warn for failed
-// authentication, Error for a kernel failure), carrying the suite's fixed
+// Every registration decision is one log line, at Info (Debug for a
+// renewal to the same care-of address, Warn for failed authentication,
+// Error for a kernel failure), carrying the suite's fixed
 // keys: the home address, care-of address, home agent named by the
 // request, the sender (fa), the identification and the reply code.
 func TestDecisionLogLines(t *testing.T) {
@@ -46,6 +47,10 @@ func TestDecisionLogLines(t *testing.T) {
 		{name: "accepted", req: req{support: true, fh: &fa1SA}, msg: "registration accepted", level: "INFO", code: mip.CodeAccepted},
 		{name: "accepted, S", req: req{flags: mip.FlagSimultaneous, fh: &fa1SA}, msg: "registration accepted", level: "INFO",
 			code: mip.CodeAcceptedNoSimultaneous},
+		{name: "renewal, same care-of address", setup: func(b *bed) { b.register(req{}) }, req: req{support: true, fh: &fa1SA},
+			msg: "registration accepted", level: "DEBUG", code: mip.CodeAccepted},
+		{name: "move", setup: func(b *bed) { b.register(req{coa: fa2Addr}) }, req: req{support: true, fh: &fa1SA},
+			msg: "registration accepted", level: "INFO", code: mip.CodeAccepted},
 		{name: "deregistration", setup: func(b *bed) { b.register(req{}) }, req: req{lifetime: 0, fh: &fa1SA},
 			msg: "deregistration accepted", level: "INFO", code: mip.CodeAccepted},
 		{name: "unknown mobile", req: req{home: other, fh: &fa1SA}, msg: "registration denied", level: "WARN", code: mip.CodeHAMobileAuthFailed},

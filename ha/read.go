@@ -13,6 +13,7 @@ import (
 	"github.com/dynamics-go/dynamics/libdynamics/discovery"
 	"github.com/dynamics-go/dynamics/libdynamics/link"
 	"github.com/dynamics-go/dynamics/libdynamics/mip"
+	"golang.org/x/net/ipv4"
 )
 
 // eventKind says what a reader found.
@@ -54,13 +55,51 @@ func (a *Agent) post(ctx context.Context, ev event) bool {
 	}
 }
 
-// readUDP reads the UDP socket until ctx ends or it fails.
+// readUDP reads the UDP socket until ctx ends or it fails: RecvBatch
+// datagrams per recvmmsg when the socket is a *net.UDPConn, else one per
+// ReadFrom.
 func (a *Agent) readUDP(ctx context.Context) error {
-	return daemon.ReadUDP(ctx, a.conn, "ha: UDP socket", func(b []byte, src netip.AddrPort) bool {
+	handle := func(b []byte, src netip.AddrPort) bool {
 		ev, ok := a.parseUDP(b, src)
 		return !ok || a.post(ctx, ev)
-	}, func() { a.counts.unexpected.Add(1) })
+	}
+	if _, ok := a.conn.(*net.UDPConn); !ok {
+		return daemon.ReadUDP(ctx, a.conn, "ha: UDP socket", handle, func() { a.counts.unexpected.Add(1) })
+	}
+	pc := ipv4.NewPacketConn(a.conn)
+	// Every buffer holds the largest datagram, so none is truncated.
+	msgs := make([]ipv4.Message, RecvBatch)
+	slab := make([]byte, RecvBatch*maxDatagram)
+	for i := range msgs {
+		msgs[i].Buffers = [][]byte{slab[i*maxDatagram : (i+1)*maxDatagram]}
+	}
+	for {
+		n, err := pc.ReadBatch(msgs, 0)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				continue
+			}
+			return fmt.Errorf("ha: UDP socket: %w", err)
+		}
+		for _, m := range msgs[:n] {
+			ua, ok := m.Addr.(*net.UDPAddr)
+			if !ok {
+				a.counts.unexpected.Add(1)
+				continue
+			}
+			src := ua.AddrPort()
+			if !handle(m.Buffers[0][:m.N], netip.AddrPortFrom(src.Addr().Unmap(), src.Port())) {
+				return nil
+			}
+		}
+	}
 }
+
+// maxDatagram is the largest UDP payload over IPv4.
+const maxDatagram = 65535 - 20 - 8
 
 // parseUDP turns a datagram into an event, counting what it drops.
 func (a *Agent) parseUDP(b []byte, src netip.AddrPort) (event, bool) {

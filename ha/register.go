@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/netip"
 	"time"
 
@@ -37,9 +36,11 @@ type response struct {
 func (a *Agent) handleRequest(req *mip.Request, src netip.AddrPort) {
 	a.stats.Requests++
 	now := a.clock.Now()
-	a.log.Debug("registration request", logging.KeyHome, req.Home, logging.KeyCoA, req.CareOf,
-		logging.KeyHA, req.HomeAgent, logging.KeyFA, src, logging.KeyID, req.ID,
-		"flags", req.Flags.String(), "lifetime", req.Lifetime, "extensions", extensionTypes(req.Extensions))
+	if a.log.Enabled(context.Background(), slog.LevelDebug) {
+		a.log.Debug("registration request", logging.KeyHome, req.Home, logging.KeyCoA, req.CareOf,
+			logging.KeyHA, req.HomeAgent, logging.KeyFA, src, logging.KeyID, req.ID,
+			"flags", req.Flags.String(), "lifetime", req.Lifetime, "extensions", extensionTypes(req.Extensions))
+	}
 	r := &response{src: src, home: req.Home, coa: req.CareOf, ha: req.HomeAgent, id: req.ID,
 		replyHA: req.HomeAgent, replyID: req.ID}
 
@@ -126,7 +127,7 @@ func (a *Agent) handleRequest(req *mip.Request, src netip.AddrPort) {
 		return
 	}
 	lifetime := min(req.Lifetime, a.maxLif)
-	moved, err := a.bind(req, src, lifetime, support, now)
+	how, err := a.bind(req, src, lifetime, support, now)
 	if err != nil {
 		a.stats.KernelErrors++
 		code := mip.CodeHAUnspecified
@@ -170,11 +171,18 @@ func (a *Agent) handleRequest(req *mip.Request, src netip.AddrPort) {
 	a.stats.Accepted++
 	attrs := []any{logging.KeyHome, r.home, logging.KeyCoA, r.coa, logging.KeyHA, r.ha,
 		logging.KeyFA, src.Addr(), logging.KeyID, r.id, logging.KeyCode, uint8(code),
-		"lifetime", lifetime, "move", moved, "revocation", support}
+		"lifetime", lifetime, "move", how == bindMoved, "revocation", support}
+	// A renewal to the same care-of address changes nothing but the
+	// lifetime: at a high rate of renewals, one info line each would cost
+	// the agent more than the renewal itself, so it is a debug line.
+	level := slog.LevelInfo
+	if how == bindRenewed && r.session == nil {
+		level = slog.LevelDebug
+	}
 	if r.session != nil {
 		attrs = append(attrs, "session_spi", r.session.spi, "fa_session_keys", len(r.session.fas))
 	}
-	a.log.Info("registration accepted", attrs...)
+	a.log.Log(context.Background(), level, "registration accepted", attrs...)
 	a.reply(r, code, lifetime)
 }
 
@@ -223,11 +231,7 @@ func (a *Agent) reply(r *response, code mip.Code, lifetime uint16) {
 		a.log.Debug("registration reply", logging.KeyHome, r.home, logging.KeyHA, rep.HomeAgent, logging.KeyID, rep.ID,
 			logging.KeyCode, uint8(code), "lifetime", lifetime, "to", r.src, "extensions", exts)
 	}
-	if _, err := a.conn.WriteTo(b, net.UDPAddrFromAddrPort(r.src)); err != nil {
-		a.log.Warn("sending registration reply failed", logging.KeyHome, r.home, "to", r.src, logging.KeyErr, err)
-		return
-	}
-	a.stats.Replies++
+	a.send(outReply, r.home, b, r.src)
 }
 
 // buildReply returns the reply's bytes, in the order docs/PROTOCOL.md
@@ -289,9 +293,9 @@ func (a *Agent) deregister(r *response, now time.Time) {
 // bind makes or renews the binding of req. A renewal to the same care-of
 // address changes only the lifetime and identification; a new care-of
 // address gets its tunnel and route before the old tunnel is released, and
-// the foreign agent left behind is sent a revocation. It reports whether
-// the binding moved.
-func (a *Agent) bind(req *mip.Request, src netip.AddrPort, lifetime uint16, support bool, now time.Time) (bool, error) {
+// the foreign agent left behind is sent a revocation. It reports which of
+// the three it was.
+func (a *Agent) bind(req *mip.Request, src netip.AddrPort, lifetime uint16, support bool, now time.Time) (bindKind, error) {
 	home, ha := req.Home, a.cfg.HAIPAddress
 	life := time.Duration(lifetime) * time.Second
 	nb := binding.Binding{
@@ -303,21 +307,21 @@ func (a *Agent) bind(req *mip.Request, src netip.AddrPort, lifetime uint16, supp
 	if had && old.CareOf == req.CareOf {
 		nb.Value = old.Value
 		if _, _, err := a.bindings.Put(nb); err != nil {
-			return false, err
+			return 0, err
 		}
 		info := a.binfo[home]
 		info.sender, info.revocation = src, support
-		return false, nil
+		return bindRenewed, nil
 	}
 
 	tun, created, err := a.tunnels.Acquire(ha, req.CareOf)
 	if err != nil {
-		return false, err
+		return 0, err
 	}
 	if created {
 		if err := a.kern.Ensure(kernel.Tunnel{Name: tun.Name, Local: ha, Remote: req.CareOf}); err != nil {
 			_, _, _ = a.tunnels.Release(ha, req.CareOf)
-			return false, err
+			return 0, err
 		}
 	}
 	if err := a.kern.Ensure(routeEntries(home, tun.Name, a.cfg.HomeInterface)...); err != nil {
@@ -326,7 +330,7 @@ func (a *Agent) bind(req *mip.Request, src netip.AddrPort, lifetime uint16, supp
 			_ = a.kern.Remove(routeEntries(home, tun.Name, a.cfg.HomeInterface)...)
 		}
 		a.releaseTunnel(ha, req.CareOf)
-		return false, err
+		return 0, err
 	}
 	if had {
 		a.revokeOld(old, src.Addr())
@@ -335,14 +339,26 @@ func (a *Agent) bind(req *mip.Request, src netip.AddrPort, lifetime uint16, supp
 	nb.Value = uint32(tun.ID)
 	if _, _, err := a.bindings.Put(nb); err != nil {
 		// Not reached for a request that parsed: its addresses are IPv4.
-		return had, err
+		return 0, err
 	}
 	a.binfo[home] = &bindingInfo{sender: src, tunnel: tun, revocation: support}
 	if !had {
 		a.announce(home, now)
 	}
-	return had, nil
+	if had {
+		return bindMoved, nil
+	}
+	return bindNew, nil
 }
+
+// bindKind is what bind did.
+type bindKind uint8
+
+const (
+	bindNew     bindKind = iota + 1 // a first binding
+	bindRenewed                     // the same care-of address, a new lifetime
+	bindMoved                       // a new care-of address
+)
 
 // routeEntries are the kernel entries of a binding: the host route of the
 // home address into the tunnel and the proxy ARP entry on the home link.

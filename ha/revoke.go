@@ -1,7 +1,6 @@
 package ha
 
 import (
-	"net"
 	"net/netip"
 	"time"
 
@@ -86,9 +85,7 @@ func (a *Agent) revokeOld(old binding.Binding, newSender netip.Addr) {
 // sendRevocation (re)transmits r and sets its next retransmission: after
 // RevocationInterval, doubling each time.
 func (a *Agent) sendRevocation(r *revocation, now time.Time) {
-	if _, err := a.conn.WriteTo(r.msg, net.UDPAddrFromAddrPort(r.dst)); err != nil {
-		a.log.Warn("sending revocation failed", logging.KeyHome, r.Home, logging.KeyFA, r.FA, logging.KeyErr, err)
-	}
+	a.send(outRevocation, r.Home, r.msg, r.dst)
 	r.Sent++
 	a.stats.RevocationsSent++
 	r.Next = now.Add(RevocationInterval << (r.Sent - 1))
@@ -198,7 +195,5 @@ func (a *Agent) handleRevocation(rv *mip.Revocation, src netip.AddrPort) {
 		a.log.Error("cannot build revocation acknowledgment", logging.KeyErr, err)
 		return
 	}
-	if _, err := a.conn.WriteTo(b, net.UDPAddrFromAddrPort(src)); err != nil {
-		a.log.Warn("sending revocation acknowledgment failed", logging.KeyFA, fa, logging.KeyErr, err)
-	}
+	a.send(outAck, rv.Home, b, src)
 }

@@ -42,7 +42,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 // SIGINT, and removes the agent's kernel state. On SIGHUP it applies the
 // configuration file as reload reads it again.
 func serve(cfg ha.Config, log *slog.Logger, reload func() (ha.Config, error)) (err error) {
-	conn, err := net.ListenPacket("udp4", netip.AddrPortFrom(cfg.HAIPAddress, 434).String())
+	conn, err := ha.ListenUDP(netip.AddrPortFrom(cfg.HAIPAddress, 434))
 	if err != nil {
 		return fmt.Errorf("HAIPAddress: %w", err)
 	}

@@ -1,0 +1,40 @@
+package ha
+
+import (
+	"net"
+	"net/netip"
+	"syscall"
+)
+
+// SocketBuffer is the receive and send buffer ListenUDP asks for: room for
+// some thousands of registration messages, so that a burst from many
+// foreign agents waits in the socket instead of being dropped while the
+// loop works (the kernel's default of about 200 KiB holds some hundreds).
+const SocketBuffer = 4 << 20
+
+// ListenUDP opens the agent's UDP socket on addr (HAIPAddress port 434)
+// with buffers of SocketBuffer bytes: beyond net.core.rmem_max and wmem_max
+// where the process may (CAP_NET_ADMIN), else as far as they allow.
+func ListenUDP(addr netip.AddrPort) (*net.UDPConn, error) {
+	c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(addr))
+	if err != nil {
+		return nil, err
+	}
+	SetBuffers(c, SocketBuffer)
+	return c, nil
+}
+
+// SetBuffers sets c's receive and send buffers to n bytes, forcing them past
+// the sysctl limits where the process may; failures leave the defaults.
+func SetBuffers(c *net.UDPConn, n int) {
+	_ = c.SetReadBuffer(n)
+	_ = c.SetWriteBuffer(n)
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = raw.Control(func(fd uintptr) {
+		_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUFFORCE, n)
+		_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUFFORCE, n)
+	})
+}
