@@ -187,6 +187,20 @@ var (
 // child SA between hostA (behind a) and hostB (behind b).
 func childSA(t *testing.T, a, b *endpoint, reqID, spiAB, spiBA uint32, alg Algorithm, keys Keys) {
 	t.Helper()
+	installChild(t, a.u, b.u, reqID, spiAB, spiBA, alg, keys, Selector{Src: hostA, Dst: hostB})
+}
+
+// reverse is the selector of the traffic answering sel's.
+func reverse(sel Selector) Selector {
+	return Selector{Src: sel.Dst, Dst: sel.Src, Protocol: sel.Protocol, SrcPort: sel.DstPort, DstPort: sel.SrcPort}
+}
+
+// installChild installs through ka (at outerA) and kb (at outerB) the SA
+// pair and the policies of a tunnel-mode child SA whose traffic from A to B
+// is sel: A's outbound and B's inbound policy take sel, the reverse
+// direction its reverse.
+func installChild(t *testing.T, ka, kb Kernel, reqID, spiAB, spiBA uint32, alg Algorithm, keys Keys, sel Selector) {
+	t.Helper()
 	ab, abIn := pair(spiAB, ModeTunnel, alg, keys)
 	ba, baIn := pair(spiBA, ModeTunnel, alg, keys)
 	ab.ReqID, abIn.ReqID = reqID, reqID
@@ -195,26 +209,23 @@ func childSA(t *testing.T, a, b *endpoint, reqID, spiAB, spiBA uint32, alg Algor
 	for _, step := range []struct {
 		k  Kernel
 		sa SA
-	}{{a.u, ab}, {b.u, abIn}, {a.u, ba}, {b.u, baIn}} {
+	}{{ka, ab}, {kb, abIn}, {ka, ba}, {kb, baIn}} {
 		if err := step.k.AddSA(step.sa); err != nil {
 			t.Fatal(err)
 		}
 	}
-	polA := Policy{Selector: Selector{Src: hostA, Dst: hostB}, Mode: ModeTunnel, Local: outerA.Addr(), Remote: outerB.Addr(), ReqID: reqID}
-	polB := Policy{Selector: Selector{Src: hostB, Dst: hostA}, Mode: ModeTunnel, Local: outerB.Addr(), Remote: outerA.Addr(), ReqID: reqID}
-	for _, p := range []struct {
-		k   Kernel
-		pol Policy
-	}{{a.u, polA}, {b.u, polB}} {
-		out := p.pol
-		out.Direction = Outbound
-		in := p.pol
-		in.Direction = Inbound
-		in.Selector.Src, in.Selector.Dst = out.Selector.Dst, out.Selector.Src
-		if err := p.k.AddPolicy(out); err != nil {
+	for _, p := range []Policy{
+		{Direction: Outbound, Selector: sel, Local: outerA.Addr(), Remote: outerB.Addr()},
+		{Direction: Inbound, Selector: reverse(sel), Local: outerA.Addr(), Remote: outerB.Addr()},
+	} {
+		p.Mode, p.ReqID = ModeTunnel, reqID
+		if err := ka.AddPolicy(p); err != nil {
 			t.Fatal(err)
 		}
-		if err := p.k.AddPolicy(in); err != nil {
+		q := p
+		q.Local, q.Remote = p.Remote, p.Local
+		q.Selector = reverse(p.Selector)
+		if err := kb.AddPolicy(q); err != nil {
 			t.Fatal(err)
 		}
 	}
