@@ -152,8 +152,20 @@ func (d *Driver) send(pkts [][]byte, dst netip.Addr, tally *Stats) (sent, bytes 
 	return sent, bytes
 }
 
+// deviceHeadroom is the room WriteBatch is given before each datagram, for
+// the TUN device's virtio-net header. The outer header the datagram came in
+// is at least as long.
+const deviceHeadroom = vnetHeaderLen
+
+// delivery is the inner datagrams of one received batch bound for one tunnel.
+type delivery struct {
+	tn   *tunnel
+	pkts [][]byte
+}
+
 // receive is the raw socket's goroutine: it decapsulates datagrams from
-// tunnel peers and writes the inner datagrams into the tunnels' devices.
+// tunnel peers and writes the inner datagrams of each batch into the
+// tunnels' devices, one WriteBatch per tunnel.
 func (d *Driver) receive() {
 	defer close(d.reader)
 	bufs := make([][]byte, batchSize)
@@ -161,7 +173,10 @@ func (d *Driver) receive() {
 		bufs[i] = make([]byte, MaxPacketLen)
 	}
 	sizes := make([]int, batchSize)
-	var tally Stats
+	var (
+		tally Stats
+		out   []delivery // by tunnel, in order of first datagram
+	)
 	for {
 		n, err := d.sys.conn.ReadBatch(bufs, sizes)
 		if err != nil {
@@ -173,6 +188,7 @@ func (d *Driver) receive() {
 			continue
 		}
 		peers := *d.peers.Load()
+		out = out[:0]
 		for i := range n {
 			inner, src, dst, _, err := decapsulate(bufs[i][:sizes[i]])
 			if err != nil {
@@ -184,17 +200,36 @@ func (d *Driver) receive() {
 				tally.Drops.NotPeer++
 				continue
 			}
-			if _, err := tn.dev.Write(inner); err != nil {
+			start := cap(bufs[i]) - cap(inner)
+			pkt := bufs[i][start-deviceHeadroom : start+len(inner)]
+			k := 0
+			for k < len(out) && out[k].tn != tn {
+				k++
+			}
+			if k == len(out) {
+				if k < cap(out) {
+					out = out[:k+1]
+					out[k].tn, out[k].pkts = tn, out[k].pkts[:0]
+				} else {
+					out = append(out, delivery{tn: tn})
+				}
+			}
+			out[k].pkts = append(out[k].pkts, pkt)
+		}
+		for k := range out {
+			dv := &out[k]
+			sent, bytes, err := dv.tn.dev.WriteBatch(dv.pkts, deviceHeadroom, dv.tn.cfg.Load().mtu)
+			tally.PacketsIn += uint64(sent)
+			tally.BytesIn += uint64(bytes)
+			if sent < len(dv.pkts) {
 				// A device closed by DelTunnel since peers was
 				// loaded is no news.
-				tally.Drops.Device++
-				if !errors.Is(err, os.ErrClosed) {
-					d.logEvery(&d.lastDeviceLog, "TUN device write failed", "iface", tn.name, "err", err)
+				tally.Drops.Device += uint64(len(dv.pkts) - sent)
+				if err != nil && !errors.Is(err, os.ErrClosed) {
+					d.logEvery(&d.lastDeviceLog, "TUN device write failed", "iface", dv.tn.name, "err", err)
 				}
-				continue
 			}
-			tally.PacketsIn++
-			tally.BytesIn += uint64(len(inner))
+			dv.tn = nil
 		}
 		d.stats.add(&tally)
 	}

@@ -26,6 +26,13 @@ type device interface {
 	ReadBatch(bufs [][]byte, sizes []int) (int, error)
 	// Write injects one datagram.
 	Write(p []byte) (int, error)
+	// WriteBatch injects pkts[i][offset:], IPv4 datagrams trimmed to
+	// their total length, in order within each flow; the offset bytes
+	// before each (at least deviceHeadroom) are the device's scratch
+	// space. mtu is the tunnel's inner MTU. It returns how many were
+	// written, their bytes, and the last error; os.ErrClosed after Close.
+	// Only one goroutine may call it at a time.
+	WriteBatch(pkts [][]byte, offset, mtu int) (n, bytes int, err error)
 	// Close closes the device, which removes it.
 	Close() error
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"net/netip"
 	"sync/atomic"
 )
@@ -173,22 +174,59 @@ func decapsulate(outer []byte) (inner []byte, src, dst netip.Addr, where string,
 // checksum returns the Internet checksum (RFC 1071) of b added to the
 // partial sum initial.
 func checksum(b []byte, initial uint32) uint16 {
-	sum := uint64(initial)
+	return ^add16(sum16(b), fold32(initial))
+}
+
+// sum16 returns the ones' complement sum of b as big-endian 16-bit words
+// (a last odd byte padded with zero), folded to 16 bits and not
+// complemented. It adds 64-bit words with carry, in the host's byte order:
+// RFC 1071 section 2(B) lets the sum be taken in either order and swapped
+// at the end.
+func sum16(b []byte) uint16 {
+	var s, c uint64
+	for len(b) >= 32 {
+		s, c = bits.Add64(s, binary.LittleEndian.Uint64(b), c)
+		s, c = bits.Add64(s, binary.LittleEndian.Uint64(b[8:]), c)
+		s, c = bits.Add64(s, binary.LittleEndian.Uint64(b[16:]), c)
+		s, c = bits.Add64(s, binary.LittleEndian.Uint64(b[24:]), c)
+		b = b[32:]
+	}
 	for len(b) >= 8 {
-		v := binary.BigEndian.Uint64(b)
-		sum += v >> 32
-		sum += v & 0xffffffff
+		s, c = bits.Add64(s, binary.LittleEndian.Uint64(b), c)
 		b = b[8:]
 	}
-	for len(b) >= 2 {
-		sum += uint64(binary.BigEndian.Uint16(b))
-		b = b[2:]
+	if len(b) > 0 {
+		var tail [8]byte
+		copy(tail[:], b)
+		s, c = bits.Add64(s, binary.LittleEndian.Uint64(tail[:]), c)
 	}
-	if len(b) == 1 {
-		sum += uint64(b[0]) << 8
-	}
-	for sum>>16 != 0 {
-		sum = sum&0xffff + sum>>16
-	}
-	return ^uint16(sum)
+	s, c = bits.Add64(s, 0, c)
+	s += c // cannot carry again: s is at most 2^64-2 after a carry
+	v := s>>32 + s&0xffffffff
+	v = v>>32 + v&0xffffffff
+	le := fold32(uint32(v))
+	return le<<8 | le>>8
+}
+
+// fold32 folds a 32-bit ones' complement sum to 16 bits.
+func fold32(v uint32) uint16 {
+	v = v>>16 + v&0xffff
+	v = v>>16 + v&0xffff
+	return uint16(v)
+}
+
+// add16 is ones' complement addition.
+func add16(a, b uint16) uint16 {
+	return fold32(uint32(a) + uint32(b))
+}
+
+// pseudoSum returns the folded sum of the IPv4 pseudo-header (RFC 793
+// section 3.1, RFC 768) of a transport segment of length bytes carried in
+// the IPv4 datagram whose header starts ip.
+func pseudoSum(ip []byte, proto uint8, length int) uint16 {
+	_ = ip[19]
+	s := uint32(binary.BigEndian.Uint16(ip[12:])) + uint32(binary.BigEndian.Uint16(ip[14:])) +
+		uint32(binary.BigEndian.Uint16(ip[16:])) + uint32(binary.BigEndian.Uint16(ip[18:])) +
+		uint32(proto) + uint32(length)
+	return fold32(s)
 }
