@@ -172,10 +172,14 @@ func (sa *ikeSA) childReply(c *childSA, ps []ikev2.Payload, gir, ni, nr []byte) 
 	tsr, _ := ikev2.Find(ps, ikev2.PayloadTSr).(*ikev2.TS)
 	local, remote := fromTS(tsi), fromTS(tsr)
 	if !within(local, c.localTS) || !within(remote, c.remoteTS) {
+		sa.enqueue(sa.deleteSPITask(c.inSPI))
 		return fail(fmt.Errorf("%w: the responder's selectors %v === %v are not within ours", ErrTSUnaccepted, local, remote))
 	}
 	transport := ikev2.FindNotify(ps, ikev2.NotifyUseTransportMode) != nil
 	if c.mode == ModeTransport && !transport {
+		// The responder made a tunnel-mode child we do not want:
+		// delete its half (RFC 7296 section 1.3.1).
+		sa.enqueue(sa.deleteSPITask(c.inSPI))
 		return fail(fmt.Errorf("%w: transport mode refused", ErrNoProposal))
 	}
 	keys, err := ikecrypto.DeriveChildKeys(sa.prop.PRF, sa.keys.SKd, childSuite(prop), gir, ni, nr)

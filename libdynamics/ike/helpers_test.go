@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"sort"
 	"sync"
@@ -151,8 +152,8 @@ type node struct {
 }
 
 const (
-	mnAddr = "10.0.0.1"
-	haAddr = "10.0.0.2"
+	mnAddr  = "10.0.0.1"
+	haAddr  = "10.0.0.2"
 	testPSK = "test-pre-shared-key-of-some-length"
 )
 
@@ -350,3 +351,5 @@ func errIs(t *testing.T, err, want error, what string) {
 }
 
 func hexSPI(s uint32) string { return fmt.Sprintf("%08x", s) }
+
+func udp(ap netip.AddrPort) *net.UDPAddr { return net.UDPAddrFromAddrPort(ap) }

@@ -130,6 +130,15 @@ func (sa *ikeSA) deleteChildTask(c *childSA, done func(error)) *task {
 	}}
 }
 
+// deleteSPITask deletes, on the peer's side only, a child SA this side
+// refused after the peer made it.
+func (sa *ikeSA) deleteSPITask(inSPI uint32) *task {
+	return &task{name: "delete refused child SA", start: func() error {
+		return sa.sendRequest(ikev2.ExchangeInformational, []ikev2.Payload{&ikev2.Delete{Protocol: ikev2.ProtocolESP, SPIs: []uint32{inSPI}}},
+			func(packet, []ikev2.Payload) {}, nil)
+	}}
+}
+
 // livenessTask checks that the peer is alive with an empty INFORMATIONAL
 // request (RFC 7296 section 1.4); no answer closes the SA.
 func (sa *ikeSA) livenessTask(done func(error)) *task {

@@ -479,14 +479,14 @@ func (sa *ikeSA) close(err error) {
 	if sa.pending != nil && sa.pending.onFail != nil {
 		f := sa.pending.onFail
 		sa.pending = nil
-		f(fmt.Errorf("%w: %v", ErrClosed, err))
+		f(fmt.Errorf("%w: %w", ErrClosed, err))
 	}
 	sa.pending = nil
 	queue := sa.queue
 	sa.queue = nil
 	for _, t := range queue {
 		if t.fail != nil {
-			t.fail(fmt.Errorf("%w: %v", ErrClosed, err))
+			t.fail(fmt.Errorf("%w: %w", ErrClosed, err))
 		}
 	}
 	sa.finish(err)
