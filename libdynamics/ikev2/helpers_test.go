@@ -52,6 +52,15 @@ func TestNotifyHelpers(t *testing.T) {
 	if p := Find(goldenAuthPlainValue(), PayloadIDr); p == nil || !p.(*ID).Responder {
 		t.Errorf("Find(IDr) = %v", p)
 	}
+	if p := Find([]Payload{(*ID)(nil), nil}, PayloadIDi); p != nil {
+		t.Errorf("Find among nil payloads = %v", p)
+	}
+	if n := FindNotify([]Payload{(*Notify)(nil)}, 0); n != nil {
+		t.Errorf("FindNotify among nil payloads = %v", n)
+	}
+	if s := Summary([]Payload{nil, (*TS)(nil)}); s != "nil nil" {
+		t.Errorf("Summary of nil payloads = %q", s)
+	}
 	if p := Find(ps, PayloadSA); p != nil {
 		t.Errorf("Find(SA) = %v", p)
 	}

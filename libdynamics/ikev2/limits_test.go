@@ -335,6 +335,8 @@ func TestMarshalRefuses(t *testing.T) {
 	}{
 		{"nil payload", []Payload{nil}},
 		{"nil payload after another", []Payload{&Nonce{Data: h(nonce16)}, nil}},
+		{"nil pointer payload", []Payload{(*ID)(nil)}},
+		{"nil pointer payload after another", []Payload{&Nonce{Data: h(nonce16)}, (*TS)(nil)}},
 		{"SK not last", []Payload{&SK{NextPayload: PayloadIDi, Data: []byte{1}}, &Nonce{Data: h(nonce16)}}},
 		{"short nonce", []Payload{&Nonce{Data: []byte{1}}}},
 		{"SA without proposals", []Payload{&SA{}}},

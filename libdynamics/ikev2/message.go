@@ -118,7 +118,7 @@ func (m *Message) Marshal() ([]byte, error) {
 	}
 	h := m.Header
 	h.NextPayload = PayloadNone
-	if len(m.Payloads) > 0 && m.Payloads[0] != nil {
+	if len(m.Payloads) > 0 && !isNil(m.Payloads[0]) {
 		h.NextPayload = m.Payloads[0].Type()
 	}
 	b := h.AppendMarshal(make([]byte, 0, 512))
@@ -147,9 +147,11 @@ func (m *Message) String() string {
 func Summary(ps []Payload) string {
 	parts := make([]string, 0, len(ps))
 	for _, p := range ps {
-		switch p := p.(type) {
-		case nil:
+		if isNil(p) {
 			parts = append(parts, "nil")
+			continue
+		}
+		switch p := p.(type) {
 		case *Notify:
 			parts = append(parts, "N("+p.NotifyType.String()+")")
 		default:

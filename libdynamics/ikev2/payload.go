@@ -3,6 +3,7 @@ package ikev2
 import (
 	"encoding/binary"
 	"fmt"
+	"reflect"
 )
 
 // Payload is one payload of an IKE message or of the plaintext of an SK
@@ -190,12 +191,12 @@ func MarshalPayloads(ps []Payload) (first PayloadType, b []byte, err error) {
 // appendPayloads appends the chain of ps to b.
 func appendPayloads(b []byte, ps []Payload) ([]byte, error) {
 	for i, p := range ps {
-		if p == nil {
+		if isNil(p) {
 			return nil, fmt.Errorf("payload %d is nil: %w", i, ErrInvalid)
 		}
 		next := PayloadNone
 		if i+1 < len(ps) {
-			if ps[i+1] == nil {
+			if isNil(ps[i+1]) {
 				return nil, fmt.Errorf("payload %d is nil: %w", i+1, ErrInvalid)
 			}
 			next = ps[i+1].Type()
@@ -231,7 +232,7 @@ func appendPayloads(b []byte, ps []Payload) ([]byte, error) {
 // Find returns the first payload of type t in ps, or nil.
 func Find(ps []Payload, t PayloadType) Payload {
 	for _, p := range ps {
-		if p != nil && p.Type() == t {
+		if !isNil(p) && p.Type() == t {
 			return p
 		}
 	}
@@ -241,11 +242,20 @@ func Find(ps []Payload, t PayloadType) Payload {
 // FindNotify returns the first Notify payload of type t in ps, or nil.
 func FindNotify(ps []Payload, t NotifyType) *Notify {
 	for _, p := range ps {
-		if n, ok := p.(*Notify); ok && n.NotifyType == t {
+		if n, ok := p.(*Notify); ok && n != nil && n.NotifyType == t {
 			return n
 		}
 	}
 	return nil
+}
+
+// isNil reports whether p is nil or a nil pointer of one of the package's
+// types, which cannot be marshalled.
+func isNil(p Payload) bool {
+	if p == nil {
+		return true
+	}
+	return reflect.ValueOf(p).IsNil()
 }
 
 // clone copies b; nil and empty slices both become nil, so values parsed
