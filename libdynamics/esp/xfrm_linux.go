@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"runtime"
 	"sync"
@@ -71,33 +72,52 @@ func handleHere() (*netlink.Handle, error) {
 	return h, nil
 }
 
-// ProbeXFRM reports whether the kernel can hold ESP states in the network
-// namespace of the calling OS thread: it adds an AES-GCM ESP state between
-// two documentation addresses (RFC 5737) and deletes it again. Without the
-// esp4 module (or the algorithm) the kernel refuses, and the error wraps
-// kernel.ErrUnsupported with the kernel's own reason.
+// ProbeXFRM reports whether the kernel can hold ESP states of both
+// algorithms in the network namespace of the calling OS thread: it adds an
+// AES-CBC with HMAC-SHA-256 state and an AES-GCM state between two
+// documentation addresses (RFC 5737) and deletes them again. Where the
+// kernel refuses, the error wraps kernel.ErrUnsupported and says why: no ESP
+// at all (the esp4 module is missing: the kernel answers
+// EPROTONOSUPPORT) or an algorithm missing (ENOSYS), with the kernel's
+// errno.
 func ProbeXFRM() error {
 	h, err := handleHere()
 	if err != nil {
 		return fmt.Errorf("esp: probe xfrm: %w", err)
 	}
 	defer h.Close()
-	probe := &netlink.XfrmState{
-		Src:   net.IPv4(192, 0, 2, 1),
-		Dst:   net.IPv4(192, 0, 2, 2),
-		Proto: netlink.XFRM_PROTO_ESP,
-		Mode:  netlink.XFRM_MODE_TUNNEL,
-		Spi:   0x7fff0000 | os.Getpid()&0xffff,
-		Aead:  &netlink.XfrmStateAlgo{Name: "rfc4106(gcm(aes))", Key: make([]byte, 16+saltLenGCM), ICVLen: 8 * ICVLen},
-	}
-	if err := h.XfrmStateAdd(probe); err != nil {
-		if errors.Is(err, unix.EEXIST) {
-			return nil // a probe of the same pid: the kernel can
+	spi := 0x7fff0000 | os.Getpid()&0xfffe
+	for i, alg := range []Algorithm{AESCBCHMACSHA256, AESGCM16} {
+		sa := SA{
+			SPI:       uint32(spi + i),
+			Direction: Outbound,
+			Mode:      ModeTunnel,
+			Local:     netip.AddrPortFrom(netip.AddrFrom4([4]byte{192, 0, 2, 1}), 0),
+			Remote:    netip.AddrPortFrom(netip.AddrFrom4([4]byte{192, 0, 2, 2}), 0),
+			Algorithm: alg,
 		}
-		return fmt.Errorf("%w: esp: the kernel refused an ESP xfrm state (no esp4 module or AES-GCM; use the userspace data path): %w", kernel.ErrUnsupported, err)
-	}
-	if err := h.XfrmStateDel(probe); err != nil {
-		return fmt.Errorf("esp: delete xfrm probe state: %w", err)
+		enc, auth, _ := alg.KeyLen(128)
+		sa.Keys = Keys{Enc: make([]byte, enc)}
+		if auth > 0 {
+			sa.Keys.Auth = make([]byte, auth)
+		}
+		st := xfrmState(sa)
+		if err := h.XfrmStateAdd(st); err != nil {
+			if errors.Is(err, unix.EEXIST) {
+				continue // a probe of the same pid: the kernel can
+			}
+			why := "the kernel refused an ESP state"
+			switch {
+			case errors.Is(err, unix.EPROTONOSUPPORT):
+				why = "the kernel has no ESP (no esp4 module)"
+			case errors.Is(err, unix.ENOSYS):
+				why = "the kernel lacks " + alg.String() + " for ESP"
+			}
+			return fmt.Errorf("%w: esp: xfrm probe: %s, so use the userspace data path: %w", kernel.ErrUnsupported, why, err)
+		}
+		if err := h.XfrmStateDel(st); err != nil {
+			return fmt.Errorf("esp: delete xfrm probe state: %w", err)
+		}
 	}
 	return nil
 }
