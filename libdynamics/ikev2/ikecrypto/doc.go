@@ -97,8 +97,10 @@
 // SelectESP with its proposals and the peer's SA payload: the peer's
 // proposals are tried in the peer's order, and within the first one that
 // one of ours accepts, the peer's first acceptable transform of each type
-// is taken (RFC 7296 section 2.7); the result is the proposal to answer
-// with and the negotiated Suite or ChildSuite. A proposal with a transform
+// is taken (RFC 7296 section 2.7), except that SelectIKE prefers the group
+// of the peer's KE payload when both sides accept it, saving an
+// INVALID_KE_PAYLOAD round trip; the result is the proposal to answer with
+// and the negotiated Suite or ChildSuite. A proposal with a transform
 // type the package does not know is rejected, a transform with an attribute
 // other than the key length skipped (section 3.3.6). An initiator checks
 // the answer with AcceptedIKE or AcceptedESP: exactly one proposal, one of
@@ -123,8 +125,9 @@
 //
 // # Errors
 //
-// Every error wraps one of the sentinels in errors.go: ErrUnsupported,
-// ErrInvalid, ErrPublicValue, ErrMalformed, ErrIntegrity,
-// ErrAuthentication, ErrNoProposal. Nothing here panics on input from the
-// network.
+// The errors the package makes wrap one of the sentinels in errors.go:
+// ErrUnsupported, ErrInvalid, ErrPublicValue, ErrMalformed, ErrIntegrity,
+// ErrAuthentication, ErrNoProposal; a failure of crypto/rand or of a
+// caller's crypto.Signer is returned as it is. Nothing here panics on input
+// from the network.
 package ikecrypto

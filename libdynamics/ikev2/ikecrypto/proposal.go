@@ -72,9 +72,14 @@ func DefaultESPProposals(pfs ...Group) []ikev2.Proposal {
 // integrity algorithm (or NONE); other ciphers need one. The returned
 // proposal is the answer to put in the response's SA payload: the peer's
 // proposal number, one transform of each type, and no SPI (a responder
-// rekeying an IKE SA sets its own). Nothing acceptable is an error wrapping
+// rekeying an IKE SA sets its own). ke is the group of the peer's KE
+// payload (GroupNone if there is none): when the chosen proposal lets both
+// sides use it, it is taken before the peer's first acceptable group, so
+// that the exchange needs no INVALID_KE_PAYLOAD round trip (RFC 7296
+// section 1.2); otherwise the caller compares the suite's group with ke
+// and answers INVALID_KE_PAYLOAD. Nothing acceptable is an error wrapping
 // ErrNoProposal (answered with NO_PROPOSAL_CHOSEN).
-func SelectIKE(ours []ikev2.Proposal, peer *ikev2.SA) (ikev2.Proposal, Suite, error) {
+func SelectIKE(ours []ikev2.Proposal, peer *ikev2.SA, ke Group) (ikev2.Proposal, Suite, error) {
 	if peer == nil {
 		return ikev2.Proposal{}, Suite{}, fmt.Errorf("%w: no SA payload", ErrNoProposal)
 	}
@@ -86,7 +91,7 @@ func SelectIKE(ours []ikev2.Proposal, peer *ikev2.SA) (ikev2.Proposal, Suite, er
 			if o.Protocol != ikev2.ProtocolIKE {
 				continue
 			}
-			if ch, ok := choose(p, o, true, true); ok {
+			if ch, ok := choose(p, o, true, true, ke); ok {
 				return ch.reply(p), ch.suite(), nil
 			}
 		}
@@ -116,7 +121,7 @@ func SelectESP(ours []ikev2.Proposal, peer *ikev2.SA, withKE bool) (ikev2.Propos
 			if o.Protocol != ikev2.ProtocolESP {
 				continue
 			}
-			if ch, ok := choose(p, o, false, withKE); ok {
+			if ch, ok := choose(p, o, false, withKE, GroupNone); ok {
 				return ch.reply(p), ch.childSuite(), nil
 			}
 		}
@@ -136,7 +141,7 @@ func AcceptedIKE(ours []ikev2.Proposal, reply *ikev2.SA) (ikev2.Proposal, Suite,
 	if err != nil {
 		return ikev2.Proposal{}, Suite{}, err
 	}
-	ch, ok := choose(p, o, true, true)
+	ch, ok := choose(p, o, true, true, GroupNone)
 	if !ok || !ch.exact(p) {
 		return ikev2.Proposal{}, Suite{}, fmt.Errorf("%w: the responder's IKE proposal %v is not one we offered", ErrNoProposal, &p)
 	}
@@ -152,7 +157,7 @@ func AcceptedESP(ours []ikev2.Proposal, reply *ikev2.SA, withKE bool) (ikev2.Pro
 	if err != nil {
 		return ikev2.Proposal{}, ChildSuite{}, err
 	}
-	ch, ok := choose(p, o, false, withKE)
+	ch, ok := choose(p, o, false, withKE, GroupNone)
 	if !ok || !ch.exact(p) {
 		return ikev2.Proposal{}, ChildSuite{}, fmt.Errorf("%w: the responder's ESP proposal %v is not one we offered", ErrNoProposal, &p)
 	}
@@ -190,8 +195,9 @@ type choice struct {
 // choose picks from the peer's proposal p the first transform of each type
 // that our proposal o lists and the package implements. ike selects the
 // IKE rules (PRF and D-H required, no ESN) or the ESP rules (no PRF, D-H as
-// withKE says, ESN optional).
-func choose(p, o ikev2.Proposal, ike, withKE bool) (choice, bool) {
+// withKE says, ESN optional). For IKE, the group ke is preferred when both
+// sides accept it.
+func choose(p, o ikev2.Proposal, ike, withKE bool, ke Group) (choice, bool) {
 	ch := choice{ike: ike}
 	for _, t := range p.Transforms {
 		switch t.Type {
@@ -263,9 +269,12 @@ func choose(p, o ikev2.Proposal, ike, withKE bool) (choice, bool) {
 	switch {
 	case ike:
 		for _, t := range peerDH {
-			if t.ID != uint16(GroupNone) && SupportedGroup(Group(t.ID)) && offers(o, t) {
+			if t.ID != uint16(GroupNone) && SupportedGroup(Group(t.ID)) && offers(o, t) &&
+				(ch.dh == nil || Group(t.ID) == ke) {
 				ch.dh = &t
-				break
+				if Group(t.ID) == ke || ke == GroupNone {
+					break
+				}
 			}
 		}
 		if ch.dh == nil {

@@ -101,7 +101,7 @@ func TestSelectIKE(t *testing.T) {
 		},
 	}
 	for _, tc := range cases {
-		reply, suite, err := SelectIKE(ours, &ikev2.SA{Proposals: tc.peer})
+		reply, suite, err := SelectIKE(ours, &ikev2.SA{Proposals: tc.peer}, GroupNone)
 		if err != nil {
 			t.Errorf("%s: %v", tc.name, err)
 			continue
@@ -131,12 +131,30 @@ func TestSelectIKE(t *testing.T) {
 		"an ESN transform in IKE":                      {ikeProposal(1, encr(EncrAESGCM16, 128), prf256, dh(GroupCurve25519), noESN)},
 	}
 	for name, peer := range refused {
-		if _, _, err := SelectIKE(ours, &ikev2.SA{Proposals: peer}); !errors.Is(err, ErrNoProposal) {
+		if _, _, err := SelectIKE(ours, &ikev2.SA{Proposals: peer}, GroupNone); !errors.Is(err, ErrNoProposal) {
 			t.Errorf("%s: %v, want ErrNoProposal", name, err)
 		}
 	}
-	if _, _, err := SelectIKE(ours, nil); !errors.Is(err, ErrNoProposal) {
+	if _, _, err := SelectIKE(ours, nil, GroupNone); !errors.Is(err, ErrNoProposal) {
 		t.Errorf("no SA payload: %v, want ErrNoProposal", err)
+	}
+
+	// The group of the peer's KE payload is preferred when acceptable; a
+	// group we do not accept does not change the choice.
+	peer := &ikev2.SA{Proposals: []ikev2.Proposal{
+		ikeProposal(1, encr(EncrAESGCM16, 128), prf256, dh(ikev2.DHMODP1024), dh(GroupECP256), dh(GroupCurve25519)),
+	}}
+	for ke, want := range map[Group]Group{
+		GroupNone:        GroupECP256,
+		GroupCurve25519:  GroupCurve25519,
+		GroupECP256:      GroupECP256,
+		ikev2.DHMODP1024: GroupECP256,
+		GroupMODP2048:    GroupECP256,
+	} {
+		reply, s, err := SelectIKE(ours, peer, ke)
+		if err != nil || s.Group != want || len(reply.ByType(ikev2.TransformDH)) != 1 || Group(reply.ByType(ikev2.TransformDH)[0].ID) != want {
+			t.Errorf("KE of %v: group %v (%v), want %v", ke, s.Group, err, want)
+		}
 	}
 }
 
@@ -200,7 +218,7 @@ func TestSelectESP(t *testing.T) {
 // answer: both must agree on the suite.
 func TestAcceptedRoundTrip(t *testing.T) {
 	ours := DefaultIKEProposals()
-	reply, rs, err := SelectIKE(DefaultIKEProposals(), &ikev2.SA{Proposals: ours})
+	reply, rs, err := SelectIKE(DefaultIKEProposals(), &ikev2.SA{Proposals: ours}, GroupCurve25519)
 	if err != nil {
 		t.Fatal(err)
 	}
