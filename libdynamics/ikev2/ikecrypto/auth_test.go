@@ -211,6 +211,11 @@ func TestDigitalSignatureAuth(t *testing.T) {
 			t.Fatalf("%v: AUTH data does not start with the length and AlgorithmIdentifier: %x", tc.scheme, data[:1+len(algID)])
 		}
 		sig := data[1+len(algID):]
+		// Package ikev2 splits the same data the same way.
+		a, err := ikev2.NewDigitalSignature(algID, sig)
+		if err != nil || !bytes.Equal(a.Data, data) {
+			t.Fatalf("%v: ikev2.NewDigitalSignature disagrees on the layout (%v)", tc.scheme, err)
+		}
 		h := schemes[tc.scheme].hash
 		d := h.New()
 		d.Write(octets)
