@@ -462,9 +462,10 @@ type Kernel interface {
 	// AddSA installs an SA. An SA with the same key, or an inbound SA
 	// with the same SPI, is ErrExists.
 	AddSA(sa SA) error
-	// UpdateSA replaces the addresses and ports of the SA with sa's key,
-	// keeping its keys, sequence numbers and replay window: a MOBIKE
-	// address update (RFC 4555 section 3.5). An absent SA is ErrNotFound.
+	// UpdateSA replaces the outer addresses and ports of the SA with sa's
+	// key by sa's, keeping everything else (keys, mode, sequence numbers,
+	// replay window): a MOBIKE address update (RFC 4555 section 3.5). An
+	// absent SA is ErrNotFound.
 	UpdateSA(sa SA) error
 	// DeleteSA removes an SA; an absent one is not an error.
 	DeleteSA(key SAKey) error

@@ -123,8 +123,15 @@ func (o *Sealer) Stats() SAStats {
 	}
 }
 
-// update replaces the SA's addresses.
-func (o *Sealer) update(sa SA) { o.addrs.Store(&sa) }
+// update replaces the SA's outer addresses and ports.
+func (o *Sealer) update(sa SA) { o.addrs.Store(moved(o.addrs.Load(), sa)) }
+
+// moved is cur with the outer addresses and ports of sa.
+func moved(cur *SA, sa SA) *SA {
+	next := *cur
+	next.Local, next.Remote = sa.Local, sa.Remote
+	return &next
+}
 
 // Opener opens packets of one inbound SA. It is safe for concurrent use.
 type Opener struct {
@@ -255,5 +262,5 @@ func (in *Opener) Stats() SAStats {
 	}
 }
 
-// update replaces the SA's addresses.
-func (in *Opener) update(sa SA) { in.addrs.Store(&sa) }
+// update replaces the SA's outer addresses and ports.
+func (in *Opener) update(sa SA) { in.addrs.Store(moved(in.addrs.Load(), sa)) }

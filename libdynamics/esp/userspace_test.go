@@ -382,8 +382,15 @@ func TestUserspaceRekeyAndMove(t *testing.T) {
 	}
 	upd := newOut
 	upd.Remote = moved
+	upd.Keys = Keys{Enc: bytes.Repeat([]byte{1}, 16), Auth: bytes.Repeat([]byte{2}, 32)} // ignored
 	if err := a.u.UpdateSA(upd); err != nil {
 		t.Fatal(err)
+	}
+	a.u.mu.Lock()
+	cur := a.u.outbound[newOut.Key()].SA()
+	a.u.mu.Unlock()
+	if cur.Remote != moved || cur.Local != outerA || !bytes.Equal(cur.Keys.Enc, cbcKey.Enc) || !bytes.Equal(cur.Keys.Auth, cbcKey.Auth) {
+		t.Errorf("after UpdateSA: %s with keys %x %x, want only the remote changed", cur, cur.Keys.Enc, cur.Keys.Auth)
 	}
 	a.dev.rx <- ping
 	a.waitStats(t, "sent after the move", func(s Stats) bool { return s.PacketsOut == 4 })

@@ -242,8 +242,8 @@ func (x *XFRM) UpdateSA(sa SA) error {
 	if err != nil {
 		return xfrmError("read SA "+key.String(), err)
 	}
-	// The keys stay those of the installed SA.
-	sa.Algorithm, sa.Keys = old.Algorithm, old.Keys
+	// Only the addresses and ports change.
+	sa = *moved(&old, sa)
 	next := xfrmState(sa)
 	next.Replay = cur.Replay
 	if err := x.h.XfrmStateDel(xfrmState(old)); err != nil {
