@@ -86,6 +86,9 @@ type Agent struct {
 	pendingQ []pendingDeadline         // FIFO: deadlines only grow
 	latest   map[netip.Addr]pendingKey // the newest pending request per home
 	tunnels  *tunnel.Table
+	// upTunnel is the tunnel to the upper agent that the agent holds from
+	// start (holdUpward); 0 for none.
+	upTunnel tunnel.ID
 	seq      []uint16 // per link: the sequence number of the next advertisement
 	nextAdv  time.Time
 	// Revocation replay state per home agent (RFC 3543): the timestamp of
@@ -100,7 +103,12 @@ type Agent struct {
 	lastRev  uint32
 	upperRev map[netip.Addr]upperRevocation
 	// Replay state of revocations from upper agents, per session key.
-	sessRevs  map[session]sessionRevocations
+	sessRevs map[session]sessionRevocations
+	// The session key of each mobile's last binding here that is gone,
+	// kept as long as its revocation state, so that a switching agent's
+	// answer when the mobile comes back under the same key is checked
+	// without the RSA decryption (knownSession).
+	pastSess  map[netip.Addr]pastSession
 	nextPrune time.Time
 }
 
@@ -187,6 +195,7 @@ func New(opts Options) (*Agent, error) {
 		revAccepted: make(map[netip.Addr]uint32),
 		upperRev:    make(map[netip.Addr]upperRevocation),
 		sessRevs:    make(map[session]sessionRevocations),
+		pastSess:    make(map[netip.Addr]pastSession),
 	}
 	a.st.a = a
 	a.ops = daemon.NewOps[*State](a.stopped, ErrStopped)
@@ -235,6 +244,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.log.Info("foreign agent hierarchy", "upper", a.cfg.UpperFAIPAddress, "highest", a.cfg.HighestFAIPAddress,
 			"advertised_coa", a.advCoA, "highest_agent", a.cfg.Highest())
 	}
+	a.holdUpward()
 	a.nextAdv = a.clock.Now()
 	err := a.loop(ctx, readErr)
 	a.teardown()
@@ -294,6 +304,7 @@ func (a *Agent) runDue() {
 	a.expirePending(now)
 	a.retransmitRevocations(now)
 	a.pruneSessions(now)
+	a.expireTunnels(now)
 	for _, b := range a.visitors.Expire(now) {
 		a.log.Info("visitor expired", logging.KeyHome, b.Home, logging.KeyHA, b.HA, logging.KeyID, b.ID)
 		a.cleanupVisitor(b.Home)
@@ -317,6 +328,9 @@ func (a *Agent) nextDeadline() (time.Time, bool) {
 	}
 	for _, r := range a.revOut {
 		consider(r.next)
+	}
+	if t, idle := a.tunnels.NextExpiry(); idle {
+		consider(t)
 	}
 	// Drop the answered requests from the front of the queue, so the
 	// oldest live one is found in constant amortised time.

@@ -58,6 +58,11 @@ type Config struct {
 	// encrypts the session key with it.
 	PrivateKeyFile string `dyn:"PrivateKeyFile"`
 	PublicKeyFile  string `dyn:"PublicKeyFile"`
+	// TunnelLinger is how long a tunnel to another foreign agent (the
+	// upper agent, or a lower agent) stays after its last visitor left,
+	// so that a mobile moving back takes it as it is; 0 removes it at
+	// once. Tunnels to home agents go with their last visitor.
+	TunnelLinger time.Duration `dyn:"TunnelLinger,default=60"`
 
 	TunnelMode     daemon.TunnelMode `dyn:"TunnelMode,default=auto"`
 	TunnelPrefix   string            `dyn:"TunnelPrefix,default=dynfa"`
@@ -115,6 +120,7 @@ func DefaultConfig() Config {
 		MaxLifetime:           600 * time.Second,
 		MaxVisitors:           1000,
 		PendingTimeout:        7 * time.Second,
+		TunnelLinger:          60 * time.Second,
 		ReverseTunnel:         true,
 		EnableFADecapsulation: true,
 		TunnelMode:            daemon.TunnelAuto,

@@ -52,8 +52,12 @@ func TestConfigDefaults(t *testing.T) {
 		c.PendingTimeout != want.PendingTimeout || c.MaxVisitors != want.MaxVisitors ||
 		c.ReverseTunnel != want.ReverseTunnel || c.EnableFADecapsulation != want.EnableFADecapsulation ||
 		c.TunnelPrefix != want.TunnelPrefix || c.StateFile != want.StateFile || c.SyslogFacility != want.SyslogFacility ||
-		c.CareOfAddress.IsValid() || c.Security != nil {
+		c.CareOfAddress.IsValid() || c.Security != nil || c.TunnelLinger != time.Minute || want.TunnelLinger != time.Minute {
 		t.Errorf("got %+v\nwant %+v", c, want)
+	}
+	c, err = ParseConfig("dynfad.conf", strings.NewReader("UpstreamInterface eth0\nTunnelLinger 0\nINTERFACES_BEGIN\neth1\nINTERFACES_END\n"))
+	if err != nil || c.TunnelLinger != 0 {
+		t.Errorf("TunnelLinger 0: %v, %v", c.TunnelLinger, err)
 	}
 }
 
@@ -66,6 +70,7 @@ func TestConfigErrors(t *testing.T) {
 		{base + "INTERFACES_BEGIN\neth0\nINTERFACES_END\n", "dynfad.conf:2: INTERFACES: eth0 is the upstream interface"},
 		{base + ifs + "MaxLifetime 70000\n", "dynfad.conf:5: MaxLifetime: 19h26m40s is outside"},
 		{base + ifs + "MaxVisitors 0\n", "dynfad.conf:5: MaxVisitors: 0: must be at least 1"},
+		{base + ifs + "TunnelLinger -1s\n", `dynfad.conf:5: TunnelLinger: "-1s" is negative`},
 		{base + ifs + "CareOfAddress 10.0.1\n", "dynfad.conf:5: CareOfAddress:"},
 		{base + ifs + "ReverseTunel yes\n", "dynfad.conf:5: ReverseTunel: unknown label"},
 		{base + ifs + "SECURITY_BEGIN\n10.1.0.1 2001 sha1 00ff\nSECURITY_END\n", "dynfad.conf:6: SECURITY: field 3:"},

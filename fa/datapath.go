@@ -1,9 +1,10 @@
 package fa
 
 import (
-	"github.com/dynamics-go/dynamics/libdynamics/binding"
 	"net/netip"
+	"time"
 
+	"github.com/dynamics-go/dynamics/libdynamics/binding"
 	"github.com/dynamics-go/dynamics/libdynamics/kernel"
 	"github.com/dynamics-go/dynamics/libdynamics/logging"
 	"github.com/dynamics-go/dynamics/libdynamics/mip"
@@ -121,17 +122,32 @@ func (a *Agent) acquireTunnel(local, remote netip.Addr) (tunnel.Tunnel, error) {
 	return t, nil
 }
 
-// releaseTunnel drops a reference to tunnel id, removing the device with
-// the last one. The sysctl is restored while the device still exists.
-func (a *Agent) releaseTunnel(id tunnel.ID) {
-	t, removed, err := a.tunnels.ReleaseID(id)
+// releaseTunnel drops a reference to tunnel id. With the last one the
+// device goes, unless linger is set and TunnelLinger is not 0: then the
+// tunnel stays idle for TunnelLinger (tunnel.Table.ReleaseLinger), so that
+// a mobile coming back through the same agent takes it as it is, and
+// expireTunnels removes it afterwards. Tunnels to other foreign agents
+// linger; tunnels to home agents do not.
+func (a *Agent) releaseTunnel(id tunnel.ID, linger bool) {
+	var until time.Time
+	if linger && a.cfg.TunnelLinger > 0 {
+		until = a.clock.Now().Add(a.cfg.TunnelLinger)
+	}
+	t, removed, err := a.tunnels.ReleaseLinger(id, until)
 	if err != nil {
 		a.log.Error("releasing tunnel", "tunnel", id, logging.KeyErr, err)
 		return
 	}
-	if !removed {
-		return
+	if removed {
+		a.removeTunnel(t)
+	} else if t.Refs == 0 {
+		a.log.Debug("tunnel idle", logging.KeyIface, t.Name, "remote", t.Remote, "until", t.Idle)
 	}
+}
+
+// removeTunnel removes a tunnel the table has forgotten: its device and
+// its table's route. The sysctl is restored while the device still exists.
+func (a *Agent) removeTunnel(t tunnel.Tunnel) {
 	if err := a.kern.Remove(rpFilter(t.Name)); err != nil {
 		a.log.Warn("restoring rp_filter on the tunnel", logging.KeyIface, t.Name, logging.KeyErr, err)
 	}
@@ -141,9 +157,35 @@ func (a *Agent) releaseTunnel(id tunnel.ID) {
 	a.log.Info("tunnel down", logging.KeyIface, t.Name, "remote", t.Remote)
 }
 
-// removeStale removes the entries of old whose keys new does not hold:
-// entries with a key in new were replaced by Ensure.
-func (a *Agent) removeStale(old, new []kernel.Entry) {
+// expireTunnels removes the idle tunnels whose linger has ended.
+func (a *Agent) expireTunnels(now time.Time) {
+	for _, t := range a.tunnels.Expire(now) {
+		a.removeTunnel(t)
+	}
+}
+
+// holdUpward takes the agent's own reference to its tunnel to the upper
+// agent at start, in a hierarchy below the highest agent: every visitor's
+// way up is that tunnel, so it is made before the first registration
+// instead of during it, and stays until the agent stops. A failure is
+// logged; the first visitor then makes the tunnel.
+func (a *Agent) holdUpward() {
+	upper := a.cfg.UpperFAIPAddress
+	if !upper.IsValid() || (!a.cfg.EnableFADecapsulation && !a.cfg.ReverseTunnel) {
+		return
+	}
+	t, err := a.acquireTunnel(a.careOf, upper)
+	if err != nil {
+		a.log.Warn("cannot make the tunnel to the upper agent; the first visitor makes it", logging.KeyFA, upper,
+			logging.KeyErr, err)
+		return
+	}
+	a.upTunnel = t.ID
+}
+
+// staleEntries returns the entries of old whose keys new does not hold:
+// entries with a key in new are replaced by Ensure.
+func staleEntries(old, new []kernel.Entry) []kernel.Entry {
 	keep := make(map[string]bool, len(new))
 	for _, e := range new {
 		keep[e.Key()] = true
@@ -154,16 +196,12 @@ func (a *Agent) removeStale(old, new []kernel.Entry) {
 			stale = append(stale, e)
 		}
 	}
-	if len(stale) > 0 {
-		if err := a.kern.Remove(stale...); err != nil {
-			a.log.Error("removing stale visitor entries", logging.KeyErr, err)
-		}
-	}
+	return stale
 }
 
-// teardown removes every visitor's kernel state and the tunnels, when the
-// agent stops. Forwarding and the visitor links' sysctls stay for the
-// kernel's Close to restore.
+// teardown removes every visitor's kernel state and the tunnels, idle ones
+// included, when the agent stops. Forwarding and the visitor links'
+// sysctls stay for the kernel's Close to restore.
 func (a *Agent) teardown() {
 	for _, b := range a.visitors.List() {
 		a.removeVisitor(b.Home)
@@ -172,10 +210,11 @@ func (a *Agent) teardown() {
 		a.cleanupVisitor(home)
 	}
 	for _, t := range a.tunnels.List() {
-		for range t.Refs {
-			a.releaseTunnel(t.ID)
+		if t, ok := a.tunnels.Destroy(t.ID); ok {
+			a.removeTunnel(t)
 		}
 	}
+	a.upTunnel = 0
 	clear(a.pending)
 	clear(a.latest)
 	a.pendingQ = nil

@@ -172,6 +172,45 @@
 // arriving on the visitor interface, or from the lower agent's tunnel, to the
 // upward tunnel's table.
 //
+// # Speed of a move
+//
+// A local move should interrupt the mobile's traffic for no longer than one
+// round trip to the switching agent; making and deleting tunnel devices
+// (the userspace data path's TUN devices take tens of milliseconds to go)
+// and RSA private-key operations are kept off that path:
+//
+//   - An agent below the highest one makes its tunnel to the upper agent
+//     when it starts (with ReverseTunnel or EnableFADecapsulation) and
+//     holds it until it stops, so no registration waits for it.
+//   - Tunnels to other foreign agents (the upper agent, lower agents)
+//     linger TunnelLinger (default 60 s) after their last visitor left,
+//     idle (tunnel.Table.ReleaseLinger): a mobile going back and forth
+//     between two lower agents finds both tunnels at the switching agent,
+//     and its move changes one host route and one rule there. Idle tunnels
+//     are counted in Stats.IdleTunnels ("tunnels.idle") and removed when
+//     their linger ends or the agent stops. Tunnels to home agents go with
+//     their last visitor, as in a flat setup.
+//   - An accepted registration (a reply from above, or the switching
+//     agent's own answer) makes what the new way needs before the reply
+//     goes down: the tunnels, the neighbour entry and host route, the
+//     reverse tunnel rule. The mobile sends through the new way only once
+//     it has the reply, and then finds it in place; this is why the agent
+//     does not answer first and build afterwards. What the old way leaves
+//     (its rule, its tunnel reference, a tunnel device to delete) is
+//     removed after the reply left, and the old branch is revoked after
+//     that.
+//   - A lower agent that held a session key for the mobile (its binding's,
+//     or the last one's, kept as long as that key's revocation state)
+//     checks a switching agent's answer under the same SPI with that key
+//     first: when the MN-GFA authenticator, which covers the FA Session Key
+//     extensions, verifies with it, the key is the one the answer carries
+//     and the RSA decryption (a millisecond or two) is not needed. A new
+//     key is decrypted as before.
+//
+// The kernel (package nlkernel) writes its state file only when a
+// neighbour, proxy or address entry or a sysctl changes; routes and rules
+// cost one netlink message each.
+//
 // The switching agent: a request carrying an MN-GFA authenticator (36/3)
 // under the session SPI of a confirmed binding the agent holds for the
 // mobile, arriving by another way down than that binding's, is checked with
@@ -203,7 +242,8 @@
 // visitor below a lower agent is passed down the same way.
 //
 // Counters: Stats.LocalReplies (requests answered as switching agent),
-// RevocationsSent and RevocationsPending (to lower agents).
+// RevocationsSent and RevocationsPending (to lower agents), IdleTunnels
+// (tunnels lingering without a visitor).
 //
 // # What is not implemented
 //
@@ -230,8 +270,8 @@
 // Reload (dynfad's SIGHUP) applies a new configuration in the loop and
 // keeps every visitor and pending request (reload.go has the details): the
 // advertisement settings, MaxLifetime, MaxVisitors, ReverseTunnel,
-// RegistrationRequired, EnableFADecapsulation and SECURITY apply at once or
-// to the next request; PendingTimeout moves the deadlines of the requests
+// RegistrationRequired, EnableFADecapsulation, SECURITY and TunnelLinger
+// apply at once or to the next request; PendingTimeout moves the deadlines of the requests
 // already pending too. UpstreamInterface, CareOfAddress, INTERFACES, the
 // hierarchy, TunnelMode, TunnelPrefix, StateFile, SyslogFacility and the
 // control sockets keep their running values and are named in one warning,

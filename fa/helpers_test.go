@@ -58,6 +58,52 @@ type bed struct {
 	ha    *memnet.Conn
 	logs  *logBuffer
 	stop  func() error
+	cfg   Config
+	// up is the agent's upstream socket, which records what the agent
+	// sends on it.
+	up *markingConn
+}
+
+// markingConn is the agent's upstream socket in the bed: it records each
+// datagram sent with the number of kernel changes the agent had made
+// before it, so a test can tell which changes came before a message and
+// which after.
+type markingConn struct {
+	net.PacketConn
+	kern *kernel.Fake
+	mu   sync.Mutex
+	sent []sentMark
+}
+
+// sentMark is one datagram the agent sent upstream.
+type sentMark struct {
+	to      netip.AddrPort
+	payload []byte
+	ops     int // len(kern.Ops()) when it was sent
+}
+
+func (c *markingConn) WriteTo(p []byte, addr net.Addr) (int, error) {
+	m := sentMark{payload: bytes.Clone(p), ops: len(c.kern.Ops())}
+	if ua, ok := addr.(*net.UDPAddr); ok {
+		m.to = ua.AddrPort()
+	}
+	c.mu.Lock()
+	c.sent = append(c.sent, m)
+	c.mu.Unlock()
+	return c.PacketConn.WriteTo(p, addr)
+}
+
+// lastSentTo returns the last datagram the agent sent to addr whose first
+// byte (the message type) is typ.
+func (c *markingConn) lastSentTo(addr netip.Addr, typ mip.MessageType) (sentMark, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := len(c.sent) - 1; i >= 0; i-- {
+		if m := c.sent[i]; m.to.Addr() == addr && len(m.payload) > 0 && m.payload[0] == byte(typ) {
+			return m, true
+		}
+	}
+	return sentMark{}, false
 }
 
 type logBuffer struct {
@@ -112,7 +158,9 @@ func newBed(t *testing.T, cfg Config) *bed {
 		hub:   link.NewHub(),
 		ha:    ha,
 		logs:  &logBuffer{},
+		cfg:   cfg,
 	}
+	b.up = &markingConn{PacketConn: up, kern: b.kern}
 	falink := b.hub.Attach(link.Info{Name: "eth1", Index: 3, HWAddr: faMAC})
 	b.mn = b.hub.Attach(link.Info{Name: "mn0", Index: 2, HWAddr: mnMAC})
 	b.other = b.hub.Attach(link.Info{Name: "other0", Index: 2, HWAddr: otherMAC})
@@ -127,7 +175,7 @@ func newBed(t *testing.T, cfg Config) *bed {
 	}
 	b.agent, err = New(Options{
 		Config:   cfg,
-		Upstream: up,
+		Upstream: b.up,
 		Links:    links,
 		Key:      key,
 		Kernel:   b.kern,
@@ -463,12 +511,29 @@ func (b *bed) hasNone(entries ...kernel.Entry) {
 }
 
 // onlyBase checks that the kernel holds nothing but the agent's own
-// sysctls.
+// sysctls and, below the highest agent of a hierarchy, the tunnel to the
+// upper agent, which the agent holds from start to end (upwardKernel).
 func (b *bed) onlyBase() {
 	b.t.Helper()
-	want := "sysctl -w net.ipv4.conf.eth1.rp_filter=0\nsysctl -w net.ipv4.ip_forward=1\n"
-	if got := b.kern.Render(); got != want {
-		b.t.Errorf("kernel holds:\n%s\nwant only:\n%s", got, want)
+	want := []kernel.Entry{kernel.Sysctl{Name: "net/ipv4/ip_forward", Value: "1"}}
+	if len(b.cfg.Interfaces) > 0 {
+		want = append(want, kernel.Sysctl{Name: "net/ipv4/conf/eth1/rp_filter", Value: "0"})
+	}
+	if b.cfg.UpperFAIPAddress.IsValid() {
+		want = append(want, upwardKernel(b.coa, b.cfg.UpperFAIPAddress)...)
+	}
+	if got := b.kern.Render(); got != kernel.Render(want) {
+		b.t.Errorf("kernel holds:\n%s\nwant only:\n%s", got, kernel.Render(want))
+	}
+}
+
+// upwardKernel are the entries of the tunnel from coa to the upper agent
+// upper, the first tunnel an agent below the highest one makes.
+func upwardKernel(coa, upper netip.Addr) []kernel.Entry {
+	return []kernel.Entry{
+		kernel.Tunnel{Name: "dynfa1", Local: coa, Remote: upper},
+		kernel.Route{Dst: netip.MustParsePrefix("0.0.0.0/0"), Dev: "dynfa1", Table: TableBase + 1},
+		kernel.Sysctl{Name: "net/ipv4/conf/dynfa1/rp_filter", Value: "0"},
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -437,7 +438,8 @@ func TestHierarchyRevocationFromUpper(t *testing.T) {
 	upper.send(coa, rev(ts, testSess.sa()))
 	checkAck()
 	b.onlyBase()
-	if s := b.stats(); s.Revocations != 1 || s.Visitors != 0 || s.Tunnels != 0 {
+	// The tunnel up stays: the agent holds it from start.
+	if s := b.stats(); s.Revocations != 1 || s.Visitors != 0 || s.Tunnels != 1 || s.IdleTunnels != 0 {
 		t.Errorf("stats %+v", s)
 	}
 	upper.send(coa, rev(ts, testSess.sa())) // the acknowledgment was lost
@@ -653,8 +655,18 @@ func TestHierarchyLocalMove(t *testing.T) {
 		dev := tunnelTo(to.addr)
 		b.hasAll(chainKernel(dev)...)
 		b.hasNone(kernel.Rule{Priority: RulePriority, Src: hostPrefix, IIf: tunnelFrom, Table: TableBase + 1})
-		if old := tunnelTo(from.addr); old != "" {
-			t.Errorf("the tunnel to the old lower agent is still there: %s", old)
+		// The tunnel to the old lower agent lingers, idle: nothing of
+		// the mobile's is routed into it.
+		if old := tunnelTo(from.addr); old != tunnelFrom {
+			t.Errorf("the tunnel to the old lower agent is %q, want %s lingering", old, tunnelFrom)
+		}
+		for _, e := range b.kern.Entries() {
+			if r, ok := e.(kernel.Route); ok && r.Dev == tunnelFrom && r.Table == 0 {
+				t.Errorf("a route still enters the old lower agent's tunnel: %s", r)
+			}
+		}
+		if s := b.stats(); s.IdleTunnels != 1 {
+			t.Errorf("%d idle tunnels, want the old branch's", s.IdleTunnels)
 		}
 		b.hasAll(kernel.Tunnel{Name: "dynfa1", Local: gfaAddr, Remote: haAddr})
 		v, _ := b.visitorOf(home)
@@ -664,15 +676,38 @@ func TestHierarchyLocalMove(t *testing.T) {
 		}
 	}
 	move(fa2, fa1, id+1, 200)
+	toFA1, toFA2 := tunnelTo(fa1.addr), tunnelTo(fa2.addr)
 	// The acknowledgment stopped the retransmissions.
 	b.advance(time.Second)
 	fa1.nothing()
+	made := b.kern.Ops()
 	move(fa1, fa2, id+2, 199)
+	// Back to fa1: its tunnel, idle since the first move, is taken as it
+	// is, and nothing of the tunnels changed in the kernel.
+	if got := tunnelTo(fa1.addr); got != toFA1 {
+		t.Errorf("back at fa1 through %q, want the lingering %s", got, toFA1)
+	}
+	for _, op := range b.kern.Ops()[len(made):] {
+		if strings.Contains(op, "tunnel") || strings.Contains(op, "table") || strings.Contains(op, "rp_filter") {
+			t.Errorf("moving back changed a tunnel: %s", op)
+		}
+	}
 
 	s := b.stats()
-	if s.LocalReplies != 2 || s.RevocationsSent != 2 || s.Relayed != 1 || s.Tunnels != 2 {
+	if s.LocalReplies != 2 || s.RevocationsSent != 2 || s.Relayed != 1 || s.Tunnels != 3 || s.IdleTunnels != 1 {
 		t.Errorf("stats %+v", s)
 	}
+	// fa2's tunnel goes TunnelLinger after its last use.
+	b.advance(highestConfig().TunnelLinger - time.Millisecond)
+	if tunnelTo(fa2.addr) != toFA2 {
+		t.Errorf("the tunnel to fa2 went before its linger ended")
+	}
+	b.advance(time.Millisecond)
+	if dev := tunnelTo(fa2.addr); dev != "" {
+		t.Errorf("the tunnel to fa2 is still there after its linger: %s", dev)
+	}
+	b.hasNone(kernel.Tunnel{Name: toFA2}, kernel.Route{Dst: netip.MustParsePrefix("0.0.0.0/0"), Dev: toFA2, Table: TableBase + 3})
+	b.hasAll(chainKernel(toFA1)...)
 	if !logHas(b.logs.String(), "registration answered locally", "home=10.1.0.10") {
 		t.Error("no Info line for the local answer")
 	}
@@ -809,11 +844,23 @@ func TestHierarchyHomeAgentRevocation(t *testing.T) {
 	if err := mip.VerifyRevocation(down, mip.TypeForeignHome, testSess.sa()); err != nil {
 		t.Errorf("revocation passed down: %v", err)
 	}
-	if got := b.kern.Render(); got != "sysctl -w net.ipv4.ip_forward=1\n" {
-		t.Errorf("kernel holds:\n%s", got)
-	}
-	if s := b.stats(); s.Revocations != 1 || s.RevocationsSent != 1 || s.Visitors != 0 {
+	if s := b.stats(); s.Revocations != 1 || s.RevocationsSent != 1 || s.Visitors != 0 || s.IdleTunnels != 1 {
 		t.Errorf("stats %+v", s)
+	}
+	// The tunnel down to fa1 lingers, the one to the home agent went at
+	// once; after TunnelLinger only the forwarding sysctl is left.
+	idle := []kernel.Entry{
+		kernel.Sysctl{Name: "net/ipv4/ip_forward", Value: "1"},
+		kernel.Tunnel{Name: "dynfa2", Local: gfaAddr, Remote: coa},
+		kernel.Route{Dst: netip.MustParsePrefix("0.0.0.0/0"), Dev: "dynfa2", Table: TableBase + 2},
+		kernel.Sysctl{Name: "net/ipv4/conf/dynfa2/rp_filter", Value: "0"},
+	}
+	if got := b.kern.Render(); got != kernel.Render(idle) {
+		t.Errorf("kernel holds:\n%s\nwant:\n%s", got, kernel.Render(idle))
+	}
+	b.advance(highestConfig().TunnelLinger)
+	if got := b.kern.Render(); got != "sysctl -w net.ipv4.ip_forward=1\n" {
+		t.Errorf("kernel holds after the linger:\n%s", got)
 	}
 }
 

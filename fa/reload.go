@@ -34,7 +34,9 @@ var restartLabels = []string{
 //   - PendingTimeout applies to the requests already relayed too: each
 //     deadline moves by the difference;
 //   - SECURITY applies to the next request relayed and the next reply or
-//     revocation checked.
+//     revocation checked;
+//   - TunnelLinger applies to the tunnels left idle from then on (those
+//     already idle keep their end).
 //
 // The labels of restartLabels keep their running values and are logged in
 // one warning line ("needs a restart: INTERFACES"). A CareOfAddress left

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/dynamics-go/dynamics/libdynamics/binding"
+	"github.com/dynamics-go/dynamics/libdynamics/kernel"
 	"github.com/dynamics-go/dynamics/libdynamics/logging"
 	"github.com/dynamics-go/dynamics/libdynamics/mip"
 	"github.com/dynamics-go/dynamics/libdynamics/tunnel"
@@ -60,6 +61,7 @@ func (a *Agent) handleReply(ev event) {
 		}
 	}
 
+	var stale staleWay
 	if r.Code.Accepted() {
 		a.stats.Accepted++
 		if !register {
@@ -70,7 +72,7 @@ func (a *Agent) handleReply(ev event) {
 				logging.KeyID, p.ID, logging.KeyCode, uint8(r.Code), logging.KeyIface, p.Down.Iface)
 		} else {
 			lifetime := min(r.Lifetime, p.Lifetime)
-			a.confirm(grant{
+			stale = a.confirm(grant{
 				home: p.Home, ha: p.HA, careOf: p.CareOf, id: p.ID, flags: p.Flags,
 				lifetime: time.Duration(lifetime) * time.Second,
 				infinite: r.Lifetime == mip.Infinite && p.Lifetime == mip.Infinite,
@@ -100,6 +102,7 @@ func (a *Agent) handleReply(ev event) {
 		}
 	}
 	a.sendDown(p.Down, p.Home, out)
+	a.dropStale(stale)
 }
 
 // mobilePart is the reply as the mobile receives it: the bytes up to and
@@ -129,12 +132,21 @@ type grant struct {
 	sess             *session // nil: no session key
 }
 
-// confirm makes or updates the visitor entry and its kernel state for a
+// confirm makes or updates the visitor entry and the kernel state of a
 // granted registration. A visitor that re-registers keeps its kernel state
 // and tunnel references where they do not change; only what changed is
 // replaced, so moving the way down to another lower agent replaces the
 // host route and reverse tunnel rule and swaps the downward tunnel.
-func (a *Agent) confirm(g grant) {
+//
+// confirm makes only what the new registration needs: the tunnels, the
+// routes and rules of the new way. What the visitor's old way leaves
+// behind (entries no longer wanted, tunnel references no longer held) is
+// returned, for the caller to drop with dropStale once it has sent the
+// reply down: the mobile, told by the reply that it may use the new way,
+// finds it in place, and the old way, which it no longer uses, goes
+// afterwards. Removing a tunnel device can take the kernel tens of
+// milliseconds, which the reply no longer waits for.
+func (a *Agent) confirm(g grant) staleWay {
 	now := a.clock.Now()
 	expiry := now.Add(g.lifetime)
 	if g.infinite {
@@ -178,23 +190,58 @@ func (a *Agent) confirm(g grant) {
 		a.log.Error("kernel entries for visitor failed", logging.KeyHome, g.home, "down", g.down.String(),
 			logging.KeyErr, err)
 	}
+	var stale staleWay
 	if old != nil {
-		a.removeStale(old.entries, info.entries)
-		if oldUp != 0 && !keepUp {
-			a.releaseTunnel(oldUp)
+		stale.entries = staleEntries(old.entries, info.entries)
+		if !keepUp {
+			stale.up = oldUp
 		}
-		if oldDown != 0 && !keepDown {
-			a.releaseTunnel(oldDown)
+		if !keepDown {
+			stale.down = oldDown
 		}
 	}
 	if _, _, err := a.visitors.Put(b); err != nil {
 		a.log.Error("visitor entry rejected", logging.KeyHome, g.home, logging.KeyErr, err)
 	}
 	a.vinfo[g.home] = info
+	return stale
+}
+
+// staleWay is what a visitor's old way down and up leaves behind once a
+// registration moved it: kernel entries no longer wanted and references to
+// tunnels no longer used (0 for none).
+type staleWay struct {
+	entries  []kernel.Entry
+	up, down tunnel.ID
+}
+
+// dropStale removes what a move left behind (confirm).
+func (a *Agent) dropStale(s staleWay) {
+	if len(s.entries) > 0 {
+		if err := a.kern.Remove(s.entries...); err != nil {
+			a.log.Error("removing stale visitor entries", logging.KeyErr, err)
+		}
+	}
+	a.releaseWays(s.up, s.down)
+}
+
+// releaseWays drops a visitor's references to its upward and downward
+// tunnels (0 for none). Tunnels to other foreign agents linger: the
+// upward one below the highest agent, every downward one.
+func (a *Agent) releaseWays(up, down tunnel.ID) {
+	if up != 0 {
+		a.releaseTunnel(up, a.cfg.UpperFAIPAddress.IsValid())
+	}
+	if down != 0 {
+		a.releaseTunnel(down, true)
+	}
 }
 
 // removeVisitor removes a visitor and everything the agent made for it.
 func (a *Agent) removeVisitor(home netip.Addr) {
+	if b, ok := a.visitors.Get(home); ok {
+		a.rememberSession(home, b)
+	}
 	a.visitors.Delete(home)
 	a.cleanupVisitor(home)
 }
@@ -210,10 +257,5 @@ func (a *Agent) cleanupVisitor(home netip.Addr) {
 	if err := a.kern.Remove(info.entries...); err != nil {
 		a.log.Error("removing visitor's kernel entries failed", logging.KeyHome, home, logging.KeyErr, err)
 	}
-	if info.tunnel != 0 {
-		a.releaseTunnel(info.tunnel)
-	}
-	if info.downTunnel != 0 {
-		a.releaseTunnel(info.downTunnel)
-	}
+	a.releaseWays(info.tunnel, info.downTunnel)
 }

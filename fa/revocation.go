@@ -69,6 +69,11 @@ func (a *Agent) pruneSessions(now time.Time) {
 			delete(a.sessRevs, s)
 		}
 	}
+	for home, p := range a.pastSess {
+		if !p.expiry.IsZero() && now.After(p.expiry) {
+			delete(a.pastSess, home)
+		}
+	}
 }
 
 // upperRevocation is the last revocation accepted from an upper agent, kept

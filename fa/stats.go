@@ -43,8 +43,9 @@ type Stats struct {
 	// solicitations answered.
 	Advertisements, Solicitations uint64
 	// Visitors is the number of registered mobiles, Pending of requests
-	// waiting for replies, Tunnels of tunnel devices.
-	Visitors, Pending, Tunnels int
+	// waiting for replies, Tunnels of tunnel devices, IdleTunnels of those
+	// that no visitor uses and that linger (TunnelLinger).
+	Visitors, Pending, Tunnels, IdleTunnels int
 }
 
 // Discards counts messages dropped, by reason.
@@ -90,6 +91,7 @@ func (a *Agent) snapshot() Stats {
 	s.Visitors = a.visitors.Len()
 	s.Pending = len(a.pending)
 	s.Tunnels = a.tunnels.Len()
+	s.IdleTunnels = a.tunnels.IdleLen()
 	s.RevocationsPending = len(a.revOut)
 	return s
 }
@@ -106,6 +108,7 @@ func (s *Stats) countDeniedUpstream(code mip.Code) {
 // them, sorted by name:
 //
 //	bindings, pending, tunnels    visitors, requests awaiting replies, tunnel devices (now)
+//	tunnels.idle                  tunnel devices no visitor uses, lingering (now)
 //	requests                      well-formed requests from mobiles
 //	relayed                       requests relayed upward
 //	accepted                      accepted replies relayed down
@@ -122,6 +125,7 @@ func (s Stats) Counters() []api.Counter {
 		{Name: "bindings", Value: uint64(s.Visitors)},
 		{Name: "pending", Value: uint64(s.Pending)},
 		{Name: "tunnels", Value: uint64(s.Tunnels)},
+		{Name: "tunnels.idle", Value: uint64(s.IdleTunnels)},
 		{Name: "requests", Value: s.Requests},
 		{Name: "relayed", Value: s.Relayed},
 		{Name: "accepted", Value: s.Accepted},
