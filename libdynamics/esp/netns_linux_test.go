@@ -132,8 +132,15 @@ func TestNamespacesTunnelMode(t *testing.T) {
 	nsPing(t, b.ns, innerA, 3)
 	udpExchange(t, a, b, 9000)
 
+	// A datagram's reply may arrive before the goroutine that sent it has
+	// counted it.
 	for _, h := range []*nsHost{a, b} {
+		deadline := time.Now().Add(5 * time.Second)
 		s := h.u.Stats()
+		for (s.PacketsOut < 7 || s.PacketsIn < 7) && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+			s = h.u.Stats()
+		}
 		if s.PacketsOut < 7 || s.PacketsIn < 7 || s.Drops.Total() != 0 {
 			t.Errorf("%s: stats %+v", h.ns.Name, s)
 		}
