@@ -13,6 +13,7 @@ import (
 
 	"github.com/dynamics-go/dynamics/internal/netnstest"
 	"github.com/dynamics-go/dynamics/internal/swantest"
+	"github.com/dynamics-go/dynamics/internal/tsharktest"
 	"github.com/dynamics-go/dynamics/libdynamics/esp"
 )
 
@@ -247,6 +248,7 @@ func TestInteropInitiator(t *testing.T) {
 		t.Run(f.name, func(t *testing.T) {
 			mnNS, haNS := swantest.Pair(t)
 			charon := swantest.Start(t, haNS, swantest.Options{Swanctl: charonConf("ha", f.ike, f.esp), IKELevel: 4})
+			stop := swantest.Capture(t, haNS, swantest.Dev, "udp", "port", "500", "or", "udp", "port", "4500")
 			mn := startSide(t, mnNS, swantest.MNAddr, interopConfig("mn", f.ike, f.esp))
 			info, err := mn.e.Initiate(ctx(t), "ha")
 			if err != nil {
@@ -303,6 +305,7 @@ func TestInteropInitiator(t *testing.T) {
 			if s := mn.only(); s.Local.Addr().String() != swantest.MNMoved {
 				t.Errorf("our SA is at %s after the move", s.Local)
 			}
+			checkCapture(t, stop(), mn.keys.String(), charon)
 		})
 	}
 }
@@ -372,5 +375,41 @@ func TestInteropResponder(t *testing.T) {
 			udpEcho(t, mnNS, swantest.MNInner, haNS, swantest.HAInner)
 			udpEcho(t, haNS, swantest.HAInner, mnNS, swantest.MNInner)
 		})
+	}
+}
+
+// checkCapture has tshark decrypt a capture of an interop run with the
+// keys this engine logged, and checks that the keys charon logged (at ike
+// level 4) are the same, that the SK payloads of both sides open, and that
+// tshark finds nothing malformed.
+func checkCapture(t *testing.T, pcap, keyLog string, charon *swantest.Charon) {
+	t.Helper()
+	tsharktest.Require(t)
+	ck := charon.LoggedSecrets()
+	if len(ck["SK_ei"]) == 0 || !strings.Contains(keyLog, fmt.Sprintf("%x,%x", ck["SK_ei"], ck["SK_er"])) {
+		t.Errorf("charon's SK_ei/SK_er %x/%x are not in our key log:\n%s", ck["SK_ei"], ck["SK_er"], keyLog)
+	}
+	args := decryptArgs(keyLog)
+	if p := tsharktest.Expert(t, pcap, args...); len(p) > 0 {
+		t.Errorf("tshark: %s", strings.Join(p, "\n"))
+	}
+	rows := tsharktest.Fields(t, pcap, args, "isakmp.exchangetype", "isakmp.id.data.user_fqdn", "isakmp.notify.msgtype")
+	var ids, notifies []string
+	for _, r := range rows {
+		for len(r) < 3 {
+			r = append(r, "")
+		}
+		if r[1] != "" {
+			ids = append(ids, r[1])
+		}
+		notifies = append(notifies, r[2])
+	}
+	if len(ids) < 2 {
+		t.Errorf("IKE_AUTH identities not decrypted: %q", ids)
+	}
+	// UPDATE_SA_ADDRESSES (16400) and COOKIE2 (16401) inside SK.
+	all := strings.Join(notifies, ",")
+	if !strings.Contains(all, "16400") || !strings.Contains(all, "16401") {
+		t.Errorf("MOBIKE notifications not decrypted: %q", notifies)
 	}
 }
