@@ -92,7 +92,13 @@ func (d *DH) PublicValue() []byte { return d.pub }
 // fails validation, or a shared secret that is the identity or all zero,
 // is an error wrapping ErrPublicValue.
 func (d *DH) SharedSecret(peer []byte) ([]byte, error) {
-	if err := ValidatePublicValue(d.group, peer); err != nil {
+	if d.group == GroupCurve25519 {
+		// X25519 itself refuses points of small order (their output is
+		// zero), so the separate probe of ValidatePublicValue is not needed.
+		if len(peer) != 32 {
+			return nil, fmt.Errorf("%w: %v public value of %d octets, want 32", ErrPublicValue, d.group, len(peer))
+		}
+	} else if err := ValidatePublicValue(d.group, peer); err != nil {
 		return nil, err
 	}
 	switch d.group {
@@ -105,7 +111,8 @@ func (d *DH) SharedSecret(peer []byte) ([]byte, error) {
 		}
 		s, err := d.ec.ECDH(pub)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v: %v", ErrPublicValue, d.group, err)
+			// For X25519 a point of small order; P-256 has none.
+			return nil, fmt.Errorf("%w: %v gives no shared secret (a point of small order)", ErrPublicValue, d.group)
 		}
 		if subtle.ConstantTimeCompare(s, make([]byte, len(s))) == 1 {
 			return nil, fmt.Errorf("%w: %v shared secret is zero", ErrPublicValue, d.group)
