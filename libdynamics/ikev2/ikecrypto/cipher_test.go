@@ -339,3 +339,42 @@ func TestSealMessage(t *testing.T) {
 		t.Errorf("SealMessage of a message with an SK payload = %v, want ErrInvalid", err)
 	}
 }
+
+// TestCipherConcurrent seals from several goroutines at once: every body
+// opens, and no two AES-GCM messages share an IV.
+func TestCipherConcurrent(t *testing.T) {
+	for name, cs := range testCiphers(t) {
+		const workers, each = 4, 200
+		ivs := make(chan string, workers*each)
+		errs := make(chan error, workers)
+		for w := 0; w < workers; w++ {
+			go func() {
+				for i := 0; i < each; i++ {
+					body, err := cs[0].Seal([]byte("ad"), []byte("payloads"))
+					if err == nil {
+						_, err = cs[1].Open([]byte("ad"), body)
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+					ivs <- string(body[:8])
+				}
+				errs <- nil
+			}()
+		}
+		for w := 0; w < workers; w++ {
+			if err := <-errs; err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+		}
+		close(ivs)
+		seen := map[string]bool{}
+		for iv := range ivs {
+			if seen[iv] {
+				t.Fatalf("%s: IV %x used twice", name, iv)
+			}
+			seen[iv] = true
+		}
+	}
+}
