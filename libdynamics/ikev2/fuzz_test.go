@@ -17,6 +17,9 @@ func FuzzParse(f *testing.F) {
 	for _, b := range [][]byte{goldenInitRequest, goldenInitResponse, goldenInvalidKE, goldenCookie, goldenAuthRequest} {
 		f.Add(b)
 	}
+	for _, c := range readCaptures(f, "testdata/strongswan-5.9.8.txt") {
+		f.Add(c.msg)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := Parse(b)
 		if err != nil {
@@ -64,6 +67,11 @@ func FuzzParsePayloads(f *testing.F) {
 	f.Add(byte(PayloadDelete), goldenDeletePlain)
 	f.Add(byte(PayloadCert), goldenCertPlain)
 	f.Add(byte(PayloadSA), goldenInitRequest[HeaderLen:])
+	for _, c := range readCaptures(f, "testdata/strongswan-5.9.8.txt") {
+		if c.plain != nil {
+			f.Add(byte(c.first), c.plain)
+		}
+	}
 	f.Fuzz(func(t *testing.T, first byte, b []byte) {
 		ps, err := ParsePayloads(PayloadType(first), b)
 		if err != nil {

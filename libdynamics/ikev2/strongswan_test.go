@@ -40,7 +40,7 @@ type capture struct {
 	plain []byte // the SK payload's plaintext, if encrypted
 }
 
-func readCaptures(t *testing.T, path string) []capture {
+func readCaptures(t testing.TB, path string) []capture {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
