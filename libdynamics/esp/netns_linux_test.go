@@ -78,10 +78,18 @@ func nsPing(t *testing.T, ns *netnstest.NS, dst netip.Addr, count int) {
 // B's inner address and port, which answers it; both must arrive.
 func udpExchange(t *testing.T, a, b *nsHost, port uint16) {
 	t.Helper()
+	udpExchangeAt(t, a, b, innerA, netip.AddrPortFrom(innerB, port))
+}
+
+// udpExchangeAt sends a datagram from A to a UDP server at B's srvAddr,
+// which answers it; both must arrive, and A's socket must have picked
+// source address src.
+func udpExchangeAt(t *testing.T, a, b *nsHost, src netip.Addr, srvAddr netip.AddrPort) {
+	t.Helper()
 	var srv *net.UDPConn
 	if err := b.ns.Do(func() error {
 		var err error
-		srv, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(innerB, port)))
+		srv, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(srvAddr))
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -98,14 +106,14 @@ func udpExchange(t *testing.T, a, b *nsHost, port uint16) {
 	var cl *net.UDPConn
 	if err := a.ns.Do(func() error {
 		var err error
-		cl, err = net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(innerB, port)))
+		cl, err = net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(srvAddr))
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	if la := cl.LocalAddr().(*net.UDPAddr).AddrPort().Addr(); la != innerA {
-		t.Errorf("client source %s, want the policy's source %s (the route's preferred source)", la, innerA)
+	if la := cl.LocalAddr().(*net.UDPAddr).AddrPort().Addr(); la != src {
+		t.Errorf("client source %s, want the policy's source %s (the route's preferred source)", la, src)
 	}
 	cl.SetDeadline(time.Now().Add(10 * time.Second))
 	msg := strings.Repeat("datagram through ESP in UDP ", 40) // > 1000 octets
@@ -166,6 +174,55 @@ func TestNamespacesTunnelMode(t *testing.T) {
 	}
 	if routes := a.ns.Run("ip", "-4", "route", "show", "table", "4500"); !strings.Contains(routes, "10.2.0.1 dev dynesp0 scope link src 10.1.0.1") {
 		t.Errorf("table 4500:\n%s", routes)
+	}
+}
+
+// TestNamespacesTransportMode protects the Mobile IP signalling between
+// two hosts' own addresses, UDP to port 434, with a transport-mode child SA
+// through the userspace data path: the datagrams go into the device though
+// their destination is the peer's outer address, the ESP-in-UDP packets do
+// not (the bypass rules), the receiver rebuilds the datagram with a valid
+// UDP checksum, and other traffic between the hosts (ping) stays outside.
+func TestNamespacesTransportMode(t *testing.T) {
+	netnstest.RequireCommand(t, "ping", "iputils-ping")
+	a, b := espTestbed(t)
+	hostOuterA := netip.PrefixFrom(outerA.Addr(), 32)
+	hostOuterB := netip.PrefixFrom(outerB.Addr(), 32)
+	installChildMode(t, a.u, b.u, ModeTransport, 5, 0x5000, 0x6000, AESGCM16, gcmKey,
+		Selector{Src: hostOuterA, Dst: hostOuterB, Protocol: protoUDP, DstPort: 434})
+
+	udpExchangeAt(t, a, b, outerA.Addr(), netip.AddrPortFrom(outerB.Addr(), 434))
+	nsPing(t, a.ns, outerB.Addr(), 2)
+
+	if st, _ := b.u.SAStats(SAKey{Inbound, 0x5000, 5}); st.Packets != 1 {
+		t.Errorf("B's inbound transport SA: %+v, want the request", st)
+	}
+	if st, _ := a.u.SAStats(SAKey{Inbound, 0x6000, 5}); st.Packets != 1 {
+		t.Errorf("A's inbound transport SA: %+v, want the answer", st)
+	}
+	for _, h := range []*nsHost{a, b} {
+		if s := h.u.Stats(); s.Drops.Total() != 0 || s.PacketsIn != 1 {
+			t.Errorf("%s: stats %+v: the pings must not enter the device", h.ns.Name, s)
+		}
+	}
+}
+
+// TestNamespacesHostToHost protects everything between the two hosts'
+// own addresses with a transport-mode child SA: the selector covers the
+// ESP-in-UDP packets themselves, which only the bypass rules for the IKE
+// and encapsulation ports keep out of the device.
+func TestNamespacesHostToHost(t *testing.T) {
+	netnstest.RequireCommand(t, "ping", "iputils-ping")
+	a, b := espTestbed(t)
+	installChildMode(t, a.u, b.u, ModeTransport, 6, 0x7000, 0x8000, AESCBCHMACSHA256, cbcKey,
+		Selector{Src: netip.PrefixFrom(outerA.Addr(), 32), Dst: netip.PrefixFrom(outerB.Addr(), 32)})
+	nsPing(t, a.ns, outerB.Addr(), 3)
+	udpExchangeAt(t, b, a, outerB.Addr(), netip.AddrPortFrom(outerA.Addr(), 7000))
+	if st, _ := b.u.SAStats(SAKey{Inbound, 0x7000, 6}); st.Packets != 4 {
+		t.Errorf("B's inbound SA: %+v, want 3 echo requests and the UDP answer", st)
+	}
+	if st, _ := a.u.SAStats(SAKey{Inbound, 0x8000, 6}); st.Packets != 4 {
+		t.Errorf("A's inbound SA: %+v, want 3 echo replies and the UDP request", st)
 	}
 }
 

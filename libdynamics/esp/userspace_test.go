@@ -201,8 +201,14 @@ func reverse(sel Selector) Selector {
 // direction its reverse.
 func installChild(t *testing.T, ka, kb Kernel, reqID, spiAB, spiBA uint32, alg Algorithm, keys Keys, sel Selector) {
 	t.Helper()
-	ab, abIn := pair(spiAB, ModeTunnel, alg, keys)
-	ba, baIn := pair(spiBA, ModeTunnel, alg, keys)
+	installChildMode(t, ka, kb, ModeTunnel, reqID, spiAB, spiBA, alg, keys, sel)
+}
+
+// installChildMode is installChild for a child SA of either mode.
+func installChildMode(t *testing.T, ka, kb Kernel, mode Mode, reqID, spiAB, spiBA uint32, alg Algorithm, keys Keys, sel Selector) {
+	t.Helper()
+	ab, abIn := pair(spiAB, mode, alg, keys)
+	ba, baIn := pair(spiBA, mode, alg, keys)
 	ab.ReqID, abIn.ReqID = reqID, reqID
 	ba.Direction, baIn.Direction = Inbound, Outbound // A receives ba, B sends baIn
 	ba.ReqID, baIn.ReqID = reqID, reqID
@@ -218,7 +224,7 @@ func installChild(t *testing.T, ka, kb Kernel, reqID, spiAB, spiBA uint32, alg A
 		{Direction: Outbound, Selector: sel, Local: outerA.Addr(), Remote: outerB.Addr()},
 		{Direction: Inbound, Selector: reverse(sel), Local: outerA.Addr(), Remote: outerB.Addr()},
 	} {
-		p.Mode, p.ReqID = ModeTunnel, reqID
+		p.Mode, p.ReqID = mode, reqID
 		if err := ka.AddPolicy(p); err != nil {
 			t.Fatal(err)
 		}
