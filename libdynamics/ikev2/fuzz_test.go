@@ -10,8 +10,8 @@ import (
 // The fuzz targets require that whatever parses marshals again to as many
 // bytes (only reserved bits may differ), that the result parses to the
 // same value, and that marshalling that value is stable. Errors must be
-// the package's and map to a notification. Seeds are the golden messages
-// and the files under testdata/fuzz/.
+// the package's and map to a notification. Seeds are the golden messages,
+// the strongSwan captures and the files under testdata/fuzz/.
 
 func FuzzParse(f *testing.F) {
 	for _, b := range [][]byte{goldenInitRequest, goldenInitResponse, goldenInvalidKE, goldenCookie, goldenAuthRequest} {
