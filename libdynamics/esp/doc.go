@@ -109,6 +109,11 @@
 // counts both ways and every drop by reason; SAStats each SA's packets,
 // replays and ICV failures.
 //
+// Both modes run through the device. A transport-mode policy between the
+// hosts' own addresses (the Mobile IP signalling, UDP port 434, for one)
+// routes those datagrams into the device like any other, and the receiver
+// writes the rebuilt datagram into its device.
+//
 // The data path carries IPv4 only: the device has IPv6 disabled and loose
 // reverse path filtering, since datagrams from a peer arrive on it whatever
 // the route back to their source.
