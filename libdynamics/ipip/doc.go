@@ -19,7 +19,47 @@
 //   - one goroutine reads the raw socket in batches (recvmmsg) and writes the
 //     inner packet of every outer packet whose source is a tunnel's remote and
 //     whose destination is that tunnel's local address into that tunnel's TUN
-//     device. Everything else is dropped and counted (Stats).
+//     device, one batch per tunnel. Everything else is dropped and counted
+//     (Stats).
+//
+// # Offloads
+//
+// The TUN devices carry a virtio-net header (IFF_VNET_HDR) and ask for the
+// kernel's checksum and TCP segmentation offloads (TUNSETOFFLOAD with
+// TUN_F_CSUM, TUN_F_TSO4 and TUN_F_TSO_ECN), which is what lets a userspace
+// tunnel move TCP at more than a few Gbit/s:
+//
+//   - Sending, the kernel hands the device TCP super-packets of up to 64 KiB
+//     and datagrams whose transport checksum is still to be finished. The
+//     device cuts a super-packet into segments of the size the kernel's TCP
+//     chose, each with its own IPv4 length, identification and header
+//     checksum and its own TCP sequence number and full checksum, FIN and PSH
+//     on the last segment only and CWR on the first only, as the kernel's own
+//     segmentation does, and finishes partial checksums. One read replaces
+//     dozens; the segments then take the ordinary path above, MTU checks,
+//     ICMP and fragmentation included.
+//   - Receiving, the TCP segments of one write batch that the kernel's
+//     receive offload would coalesce (same flow, sequence numbers that follow
+//     on, same acknowledgment, window, options, TOS, TTL and DF, only ACK and
+//     a last PSH set, equal sizes but the last, every checksum good) are
+//     written as one super-packet with one writev, for the kernel to forward
+//     or deliver whole and segment again only where a link needs it. Checked
+//     segments that stay single are marked as such; a damaged one is written
+//     as it came, for its receiver to drop.
+//   - A receiving host whose network card coalesces IP-in-IP (GRO, on by
+//     default on hardware) hands the raw socket outer datagrams of up to
+//     64 KiB whose inner TCP checksum holds only the pseudo-header sum. Those
+//     are written with the checksum left to the kernel and, when longer than
+//     the tunnel MTU, marked for segmentation at that MTU.
+//
+// A kernel that refuses the offloads still gets the header; the device then
+// only ever sees MTU-sized datagrams.
+//
+// The raw socket itself has no offload: every outer datagram of at most the
+// link MTU is one trip through the kernel's IP output, and on the receiving
+// host one through IP input and raw socket delivery. That per-datagram cost,
+// not the work done in the process, bounds the throughput of this data path;
+// docs/PERFORMANCE.md has the figures.
 //
 // AddTunnel, DelTunnel and Close may be called from any goroutine. The data
 // path reads the tunnel table through an atomically published snapshot, so
