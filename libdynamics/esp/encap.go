@@ -22,10 +22,6 @@ const (
 	// Keepalive is the one octet of a NAT-keepalive packet (RFC 3948
 	// section 2.3).
 	Keepalive = 0xff
-	// DefaultKeepaliveInterval is how often a host behind a NAT sends
-	// keepalives when nothing else flows (RFC 3948 section 4 suggests 20
-	// seconds).
-	DefaultKeepaliveInterval = 20 * time.Second
 	// maxDatagram is the largest UDP payload read.
 	maxDatagram = 65535
 	// defaultIKEQueue is how many IKE messages wait for the IKE reader.

@@ -139,12 +139,6 @@ type router interface {
 	close() error
 }
 
-// routeKey counts the outbound policies sharing one route.
-type routeKey struct {
-	dst netip.Prefix
-	src netip.Addr
-}
-
 // Userspace is the Kernel of hosts without ESP in the kernel: SAs live in
 // the process, a TUN device carries the plaintext side and the Mux's socket
 // the ESP side. See the package documentation for its data path.
