@@ -32,6 +32,11 @@ type agent struct {
 	home     bool           // the mobile's own home agent or home network: the mobile is home
 	expiry   time.Time
 	heardAt  time.Time
+	// interval is the agent's advertisement interval as the mobile heard
+	// it: the longest gap between two of its advertisements in a row
+	// (an answer to a solicitation comes between two periodic ones and
+	// shortens no gap that counts); 0 until two were heard.
+	interval time.Duration
 }
 
 // key names the agent in the hold-down list.
@@ -120,6 +125,9 @@ func (l *Loop) onAdvert(ev advertEvent, now time.Time) {
 	if rebooted {
 		delete(l.held, a.key())
 	}
+	if prev != nil && !rebooted {
+		a.interval = max(prev.interval, now.Sub(prev.heardAt))
+	}
 	l.heard[a.addr] = a
 	l.log.Debug("advertisement heard", logging.KeyFA, a.addr, logging.KeyCoA, a.coa, "flags", a.flags.String(),
 		"seq", a.seq, "lifetime", ev.adv.Lifetime, "home", a.home, "fa_path", a.path)
@@ -161,6 +169,64 @@ func (l *Loop) onAdvert(ev advertEvent, now time.Time) {
 		l.attach(a, now, "agent heard")
 	case prefixesDiffer(l.cur, a):
 		l.attach(a, now, "new network prefix")
+	case l.silent(l.cur, now):
+		l.attach(a, now, "current agent silent")
+	}
+}
+
+// silenceFactor is how many of its advertisement intervals an agent may
+// be unheard before the mobile takes it to be out of reach: one interval
+// and a half, where an advertisement lost on the way is one interval.
+const silenceFactor = 1.5
+
+// silentAt is when agent a, last heard at a.heardAt, has missed its next
+// advertisement by half an interval; zero while its interval is unknown.
+func silentAt(a *agent) time.Time {
+	if a.interval <= 0 {
+		return time.Time{}
+	}
+	return a.heardAt.Add(time.Duration(float64(a.interval) * silenceFactor))
+}
+
+// silent reports whether agent a has stopped advertising as it used to:
+// its interval is known and one and a half of them have passed since it
+// was last heard. The mobile then switches at once to an agent heard
+// since (eager cell switching, RFC 5944 section 2.4.2), instead of waiting
+// for a's advertisement lifetime to run out (lazy, 2.4.2.1), which is
+// usually three intervals.
+func (l *Loop) silent(a *agent, now time.Time) bool {
+	at := silentAt(a)
+	return !at.IsZero() && !now.Before(at)
+}
+
+// checkSilence acts once on the current agent's silence: the mobile moves
+// to the agent heard most recently since the current one's last
+// advertisement, or, having heard none, solicits, so that an agent on a
+// new link answers at once instead of at its next advertisement.
+func (l *Loop) checkSilence(now time.Time) {
+	c := l.cur
+	if c == nil || l.disc || !l.silent(c, now) || l.silenced.Equal(c.heardAt) {
+		return
+	}
+	l.silenced = c.heardAt
+	var next *agent
+	for _, a := range l.heard {
+		if a.addr == c.addr || !a.heardAt.After(c.heardAt) || (!a.home && !l.usable(a, now)) {
+			continue
+		}
+		if next == nil || a.heardAt.After(next.heardAt) {
+			next = a
+		}
+	}
+	switch {
+	case next == nil:
+		l.log.Debug("current agent silent; soliciting", logging.KeyFA, c.addr, "interval", c.interval,
+			"heard", c.heardAt)
+		l.sendSolicitation()
+	case next.home:
+		l.comeHome(next, now)
+	default:
+		l.attach(next, now, "current agent silent")
 	}
 }
 
@@ -241,6 +307,21 @@ func (l *Loop) lose(now time.Time) {
 // solicit sends an agent solicitation and schedules the next; after a few
 // unanswered ones it tries the co-located addresses.
 func (l *Loop) solicit(now time.Time) {
+	l.sendSolicitation()
+	l.solicits++
+	interval := l.cfg.SolicitInterval
+	for i := initialSolicits; i < l.solicits && interval < maxSolicitInterval; i++ {
+		interval *= 2
+	}
+	l.solicitAt = now.Add(min(interval, max(maxSolicitInterval, l.cfg.SolicitInterval)))
+	if l.solicits > initialSolicits && l.probe == nil {
+		l.probeNext(-1, now)
+	}
+}
+
+// sendSolicitation sends one agent solicitation, without changing the
+// schedule of those the node sends while it looks for an agent.
+func (l *Loop) sendSolicitation() {
 	sol := &discovery.Solicitation{}
 	b, err := sol.Marshal()
 	if err == nil {
@@ -252,17 +333,8 @@ func (l *Loop) solicit(now time.Time) {
 	}
 	if err != nil {
 		l.log.Warn("cannot send agent solicitation", logging.KeyIface, l.cfg.Interface, "err", err)
-	} else {
-		l.stats.Solicitations++
-		l.log.Debug("agent solicitation sent", logging.KeyIface, l.cfg.Interface)
+		return
 	}
-	l.solicits++
-	interval := l.cfg.SolicitInterval
-	for i := initialSolicits; i < l.solicits && interval < maxSolicitInterval; i++ {
-		interval *= 2
-	}
-	l.solicitAt = now.Add(min(interval, max(maxSolicitInterval, l.cfg.SolicitInterval)))
-	if l.solicits > initialSolicits && l.probe == nil {
-		l.probeNext(-1, now)
-	}
+	l.stats.Solicitations++
+	l.log.Debug("agent solicitation sent", logging.KeyIface, l.cfg.Interface)
 }

@@ -8,8 +8,6 @@ import (
 
 	"github.com/dynamics-go/dynamics/libdynamics/api"
 	"github.com/dynamics-go/dynamics/libdynamics/config"
-	"github.com/dynamics-go/dynamics/libdynamics/discovery"
-	"github.com/dynamics-go/dynamics/libdynamics/link"
 	"github.com/dynamics-go/dynamics/libdynamics/logging"
 	"github.com/dynamics-go/dynamics/libdynamics/version"
 )
@@ -210,21 +208,6 @@ func (l *Loop) updateLocation(now time.Time) error {
 		l.register(now)
 	}
 	return nil
-}
-
-// sendSolicitation sends one agent solicitation, as the node does while
-// it looks for an agent, without changing that schedule.
-func (l *Loop) sendSolicitation() {
-	b, err := (&discovery.Solicitation{}).Marshal()
-	if err == nil {
-		pkt := link.AppendIPv4(nil, netip.IPv4Unspecified(), link.AllMobilityAgentsAddr, link.ProtoICMP, 1, b)
-		err = l.n.link.WriteFrame(pkt, link.AllMobilityAgents)
-	}
-	if err != nil {
-		l.log.Warn("cannot send agent solicitation", logging.KeyIface, l.cfg.Interface, logging.KeyErr, err)
-		return
-	}
-	l.stats.Solicitations++
 }
 
 // HomeUpdate implements api.MobileController: the node takes itself to be

@@ -23,7 +23,7 @@ func colocatedSet(registered bool) []kernel.Entry {
 	e := []kernel.Entry{
 		colocAddr, arpAnnce, arpIgnore,
 		kernel.Route{Dst: netip.PrefixFrom(haAddr, 32), Dev: "eth0", Gw: colocGW, Src: coa},
-		kernel.Tunnel{Name: "dynmn0", Local: coa, Remote: haAddr},
+		colocTunnel,
 	}
 	if registered {
 		e = append(e,
@@ -79,14 +79,20 @@ func TestColocatedRegistration(t *testing.T) {
 		t.Errorf("%d moves", st.Moves)
 	}
 
-	// Home again: everything co-located goes.
+	// Home again: everything co-located goes, the tunnel device once the
+	// deregistration is answered (deleting it takes long, and the reply
+	// does not wait for it).
 	b.move(b.home)
 	b.ha.advertise(1000)
 	dereg, _ := b.ha.request()
-	b.wantKernel(homeSet()...)
+	b.wantKernel(append(homeSet(), colocTunnel)...)
 	b.ha.reply(dereg, mip.CodeAccepted, 0)
 	b.waitState(StateHome)
+	b.wantKernel(homeSet()...)
 }
+
+// colocTunnel is the co-located mobile's tunnel to the home agent.
+var colocTunnel = kernel.Tunnel{Name: "dynmn0", Local: coa, Remote: haAddr}
 
 // Triangle mode routes the mobile's traffic out through the gateway from
 // the home address; none adds no default route. Both keep the tunnel,
@@ -150,9 +156,14 @@ func TestColocatedToAgent(t *testing.T) {
 	fa, hub := b.foreignAgent(1)
 	b.move(hub)
 	fa.advertise(1000)
-	fa.request()
+	req = fa.request()
 	b.waitState(StateRegistering)
-	b.wantKernel(agentSet(fa, false)...)
+	// The tunnel device stays until the reply is in: deleting it would
+	// hold the reply up.
+	b.wantKernel(append(agentSet(fa, false), colocTunnel)...)
+	fa.reply(req, mip.CodeAccepted, 300)
+	b.waitState(StateRegistered)
+	b.wantKernel(agentSet(fa, true)...)
 }
 
 // A co-located mobile checks its gateway now and then; when it stops

@@ -136,6 +136,26 @@
 // (2.4.4). Busy agents and agents without F are not used. The R flag needs
 // no handling: an agent heard is always preferred to a co-located address.
 //
+// Eager cell switching (2.4.2): the mobile learns each agent's
+// advertisement interval from what it hears (the longest gap between two
+// of its advertisements in a row, so that an answer to a solicitation does
+// not shorten it). Once the current agent has been unheard for one
+// interval and a half, it has missed an advertisement it should have sent:
+// the mobile registers at once with the agent heard most recently since,
+// or moves to it as soon as it hears one, or, having heard none, sends one
+// solicitation so that an agent on a new link answers at once. An agent
+// heard only once has no known interval and is left lazily, by its
+// lifetime, as before; and while the current agent keeps advertising, an
+// agent of the same network is no reason to move.
+//
+// A move's latency: the request to a foreign agent leaves before the
+// kernel changes the move needs (it is a frame to the agent's hardware
+// address), so they are made during the round trip; and a tunnel device no
+// longer wanted (the co-located tunnel, left for a foreign agent or home)
+// is deleted only once no request is outstanding, since deleting it takes
+// the kernel tens of milliseconds during which a reply would wait. The
+// routes into it go at once.
+//
 // Registration (section 3.6): requests through a foreign agent as frames to
 // its hardware address, from the home address's port 434 to the agent's
 // address (3.6.1.1), with the care-of address, the lesser of Lifetime and

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -60,6 +61,8 @@ type bed struct {
 	home   *link.Hub
 	at     *link.Hub // where the mobile is plugged in
 	mnLink *link.MemConn
+	// sent records what the node sends on its link.
+	sent   *markingLink
 	prober *fakeProber
 	node   *Node
 	ha     *fakeHA
@@ -81,6 +84,7 @@ func newBed(t *testing.T, cfg Config) *bed {
 		done:   make(chan error, 1),
 	}
 	b.mnLink = b.home.Attach(link.Info{Name: "eth0", Index: 2, HWAddr: mnHW})
+	b.sent = &markingLink{Conn: b.mnLink, kern: b.k}
 	b.at = b.home
 	udp, err := b.net.Listen("0.0.0.0:434")
 	if err != nil {
@@ -89,7 +93,7 @@ func newBed(t *testing.T, cfg Config) *bed {
 	b.ha = newFakeHA(b)
 	b.node, err = New(Options{
 		Config: cfg,
-		Link:   b.mnLink,
+		Link:   b.sent,
 		UDP:    sourced{udp},
 		Kernel: b.k,
 		Prober: b.prober,
@@ -559,4 +563,39 @@ func agentSet(a *fakeAgent, registered bool) []kernel.Entry {
 		e = append(e, kernel.Route{Dst: netip.MustParsePrefix("0.0.0.0/0"), Dev: "eth0", Gw: a.cfg.addr, Src: homeAddr})
 	}
 	return e
+}
+
+// markingLink is the node's link in the bed: it records each frame the
+// node sends with the number of kernel changes made before it, so a test
+// can tell which changes came before a message and which after.
+type markingLink struct {
+	link.Conn
+	kern *kernel.Fake
+	mu   sync.Mutex
+	sent []linkMark
+}
+
+// linkMark is one frame the node sent.
+type linkMark struct {
+	dst net.HardwareAddr
+	ip  link.IPv4
+	ops int // len(kern.Ops()) when it was sent
+}
+
+func (c *markingLink) WriteFrame(pkt []byte, dst net.HardwareAddr) error {
+	m := linkMark{dst: slices.Clone(dst), ops: len(c.kern.Ops())}
+	if ip, err := link.ParseIPv4(slices.Clone(pkt)); err == nil {
+		m.ip = ip
+	}
+	c.mu.Lock()
+	c.sent = append(c.sent, m)
+	c.mu.Unlock()
+	return c.Conn.WriteFrame(pkt, dst)
+}
+
+// marks returns the frames sent so far.
+func (c *markingLink) marks() []linkMark {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.sent)
 }

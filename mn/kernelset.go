@@ -106,6 +106,13 @@ func (l *Loop) want() []kernel.Entry {
 
 // syncKernel ensures the wanted entries and removes those installed before
 // and no longer wanted. A failure is logged and retried after kernelRetry.
+//
+// A tunnel no longer wanted (the co-located tunnel, once the mobile has
+// moved to a foreign agent) stays while a request is outstanding: deleting
+// a tunnel device takes the kernel, or the userspace data path, tens of
+// milliseconds, during which the loop would not read the reply. The routes
+// and rules into it go at once; the device goes at the first sync with no
+// request outstanding.
 func (l *Loop) syncKernel(now time.Time) {
 	if !l.retryAt.IsZero() && now.Before(l.retryAt) {
 		return
@@ -118,9 +125,13 @@ func (l *Loop) syncKernel(now time.Time) {
 	for _, e := range want {
 		keys[e.Key()] = true
 	}
-	var stale []kernel.Entry
+	var stale, kept []kernel.Entry
 	for _, e := range l.installed {
-		if !keys[e.Key()] {
+		switch {
+		case keys[e.Key()]:
+		case e.Kind() == kernel.KindTunnel && l.pending != nil:
+			kept = append(kept, e)
+		default:
 			stale = append(stale, e)
 		}
 	}
@@ -137,7 +148,7 @@ func (l *Loop) syncKernel(now time.Time) {
 			l.log.Debug("kernel change failed again", logging.KeyErr, err)
 		}
 		l.retryAt = now.Add(kernelRetry)
-		l.installed = append(stale, want...)
+		l.installed = append(append(stale, kept...), want...)
 		return
 	}
 	if l.kernelErr != "" {
@@ -145,5 +156,5 @@ func (l *Loop) syncKernel(now time.Time) {
 		l.kernelErr = ""
 	}
 	l.retryAt = time.Time{}
-	l.installed = want
+	l.installed = append(want, kept...)
 }

@@ -58,6 +58,9 @@ type Loop struct {
 	heard map[netip.Addr]*agent // unexpired advertisements by agent address
 	cur   *agent                // the agent attached to (the home agent at home)
 	held  map[string]time.Time  // agents and co-located entries given up on, until
+	// silenced is the last advertisement of the current agent whose
+	// silence has been acted on (checkSilence).
+	silenced time.Time
 	// Solicitation while no agent is heard.
 	solicits  int
 	solicitAt time.Time
@@ -147,6 +150,7 @@ func (l *Loop) handle(ev event, now time.Time) {
 // tick fires every deadline that has passed.
 func (l *Loop) tick(now time.Time) {
 	l.expireAgents(now)
+	l.checkSilence(now)
 	if l.state == StateStartup || l.state == StateFindingAgent {
 		if !now.Before(l.solicitAt) {
 			l.solicit(now)
@@ -160,8 +164,13 @@ func (l *Loop) tick(now time.Time) {
 
 // settle brings the kernel to the state's entries, then makes the
 // announcements, probes and transmissions that need them, and computes the
-// next deadline.
+// next deadline. A request to a foreign agent goes first: it leaves as a
+// frame to the agent's hardware address and needs nothing of the kernel,
+// so the round trip of a move runs while the kernel changes are made.
 func (l *Loop) settle(now time.Time) {
+	if p := l.pending; p != nil && p.via != nil {
+		l.flush(now)
+	}
 	l.syncKernel(now)
 	if l.announce {
 		l.announce = false
@@ -185,6 +194,9 @@ func (l *Loop) deadline() time.Time {
 	}
 	if l.cur != nil {
 		at(l.cur.expiry)
+		if !l.disc && !l.silenced.Equal(l.cur.heardAt) {
+			at(silentAt(l.cur))
+		}
 	}
 	for _, a := range l.heard {
 		at(a.expiry)
