@@ -38,6 +38,9 @@ import "fmt"
 //	the current agent's advertisements expire   Home, Deregistering, Registering,
 //	                                              Registered -> FindingAgent, or to the
 //	                                              next agent still heard
+//	the current agent silent for 1.5 of its     Home, Deregistering, Registering,
+//	  intervals and another agent heard since   Registered -> Registering (or, that
+//	  (none heard: one solicitation)              agent being home, Deregistering)
 //	co-located gateway stops answering ARP      Registering, Registered -> FindingAgent
 //
 // Disconnect and Connect (connect.go), and StartDisconnected:
