@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
 	"net"
@@ -106,6 +107,9 @@ type Agent struct {
 type mobile struct {
 	sa      mip.SecurityAssociation
 	enabled bool
+	// mac is the HMAC-MD5 state keyed with macKey (see hmacState).
+	mac    hash.Hash
+	macKey []byte
 }
 
 // bindingInfo is what a binding has beyond binding.Binding.

@@ -27,6 +27,7 @@ type response struct {
 	replyHA    netip.Addr
 	replyID    uint64
 	mh, fh     *mip.SecurityAssociation // authenticate the reply with these
+	mobile     *mobile                  // whose association mh is
 	revSupport bool                     // answer with a Revocation Support extension
 	session    *sessionGrant            // the session key of a hierarchical registration
 }
@@ -58,8 +59,8 @@ func (a *Agent) handleRequest(req *mip.Request, src netip.AddrPort) {
 		a.deny(r, mip.CodeHAMobileAuthFailed, slog.LevelWarn, "unknown mobile node")
 		return
 	}
-	r.mh = &m.sa
-	if err := mip.VerifyRequest(req.Raw(), mip.TypeMobileHome, m.sa); err != nil {
+	r.mh, r.mobile = &m.sa, m
+	if err := m.verifyRequest(req); err != nil {
 		a.deny(r, mip.CodeHAMobileAuthFailed, slog.LevelWarn, "mobile-home authentication failed", logging.KeyErr, err)
 		return
 	}
@@ -192,7 +193,7 @@ func (a *Agent) handlePoorRequest(p poorRequest, src netip.AddrPort) {
 	a.stats.Requests++
 	r := &response{src: src, home: p.home, coa: p.coa, ha: p.ha, id: p.id, replyHA: p.ha, replyID: p.id}
 	if m := a.mobiles[p.home]; m != nil {
-		r.mh = &m.sa
+		r.mh, r.mobile = &m.sa, m
 	}
 	a.deny(r, mip.CodeHAPoorRequest, slog.LevelInfo, "poorly formed request")
 }
@@ -246,14 +247,19 @@ func (a *Agent) buildReply(rep *mip.Reply, r *response) ([]byte, error) {
 			Masked:   sessionkey.ForMobile(r.session.key, r.mh.Key, rep.ID),
 		})
 	}
-	if r.mh != nil {
-		if err := rep.Authenticate(mip.TypeMobileHome, *r.mh); err != nil {
-			return nil, err
-		}
-	}
-	b, err := rep.Marshal()
+	b, err := rep.AppendMarshal(make([]byte, 0, mip.ReplyLen+64))
 	if err != nil {
 		return nil, err
+	}
+	if r.mh != nil {
+		if r.mobile != nil && r.mh == &r.mobile.sa {
+			b, err = r.mobile.appendAuth(b)
+		} else {
+			b, err = mip.AppendAuth(b, mip.TypeMobileHome, *r.mh)
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	if r.session != nil {
 		if b, err = appendSessionKeys(b, r.session); err != nil {
