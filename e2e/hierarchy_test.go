@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -24,6 +25,12 @@ const hierLifetime = 300 * time.Second
 // hierRoundTrips is how many times the mobile goes fa1 -> fa2 -> fa1
 // under gfa.
 const hierRoundTrips = 10
+
+// hierLinger is the agents' TunnelLinger on the bed: long enough for the
+// tunnels to the lowest agents to be taken again on every move back and
+// forth (the steps between two moves, with their captures, take a few
+// seconds), short enough for them to be gone soon after the mobile is home.
+const hierLinger = 5 * time.Second
 
 // gfaLink names gfa's link down to each lowest agent, and the addresses at
 // its two ends: gfa's and the lowest agent's.
@@ -74,7 +81,10 @@ type hierScenario struct {
 func TestHierarchy(t *testing.T) {
 	requireHost(t)
 	bin := requireDaemons(t)
-	bed, err := testbed.New(testbed.Options{Hierarchical: true, Lifetime: hierLifetime, Logger: logger(t), LogDir: t.TempDir()})
+	dir := keepDir(t)
+	// The daemons' logs go beside the captures: with DYN_E2E_KEEP they
+	// stay, to follow one handoff message by message.
+	bed, err := testbed.New(testbed.Options{Hierarchical: true, Lifetime: hierLifetime, Logger: logger(t), LogDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +93,7 @@ func TestHierarchy(t *testing.T) {
 			t.Errorf("closing the testbed: %v", err)
 		}
 	})
-	h := &hierScenario{bed: bed, dir: keepDir(t), bin: bin}
+	h := &hierScenario{bed: bed, dir: dir, bin: bin}
 	h.setup(t)
 
 	for _, step := range []struct {
@@ -127,6 +137,19 @@ func (h *hierScenario) setup(t *testing.T) {
 	h.conf = filepath.Join(h.dir, "conf")
 	if err := h.bed.WriteConfigs(h.conf); err != nil {
 		t.Fatal(err)
+	}
+	for _, role := range []string{testbed.GFA, testbed.FA1, testbed.FA2} {
+		f, err := os.OpenFile(filepath.Join(h.conf, testbed.ConfigFile(role)), os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = fmt.Fprintf(f, "\n# Tunnels to other agents stay this long after their last visitor.\nTunnelLinger %v\n", hierLinger)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	h.daemons, err = h.bed.StartAgents(h.bin, h.conf)
 	t.Cleanup(func() {
@@ -314,8 +337,10 @@ func (h *hierScenario) chain(t *testing.T, fa string, upstream bool) {
 }
 
 // visitorState lists the state role holds for the mobile: a route for the
-// home address or through a tunnel device, a rule for the home address, a
-// tunnel device, a permanent neighbour entry.
+// home address, or through a tunnel device other than the default route of
+// that tunnel's own table (which the tunnel has while it exists, mobile or
+// not: the agents keep tunnels to other agents lingering after their last
+// visitor), a rule for the home address, a permanent neighbour entry.
 func (h *hierScenario) visitorState(role string) ([]string, error) {
 	var left []string
 	out, err := h.bed.IP(role, "route", "show", "table", "all")
@@ -323,7 +348,7 @@ func (h *hierScenario) visitorState(role string) ([]string, error) {
 		return nil, err
 	}
 	for _, l := range strings.Split(out, "\n") {
-		if strings.HasPrefix(l, testbed.HomeAddr+" ") || strings.Contains(l, " dev dyn") {
+		if strings.HasPrefix(l, testbed.HomeAddr+" ") || (strings.Contains(l, " dev dyn") && !tunnelTableRoute.MatchString(l)) {
 			left = append(left, "route "+strings.TrimSpace(l))
 		}
 	}
@@ -335,14 +360,6 @@ func (h *hierScenario) visitorState(role string) ([]string, error) {
 			left = append(left, "rule "+strings.TrimSpace(l))
 		}
 	}
-	if out, err = h.bed.IP(role, "-o", "link", "show"); err != nil {
-		return nil, err
-	}
-	for _, l := range normaliseLinks(out) {
-		if strings.HasPrefix(l, "dyn") {
-			left = append(left, "tunnel device "+l)
-		}
-	}
 	if out, err = h.bed.IP(role, "neigh", "show", "nud", "permanent"); err != nil {
 		return nil, err
 	}
@@ -352,6 +369,21 @@ func (h *hierScenario) visitorState(role string) ([]string, error) {
 		}
 	}
 	return left, nil
+}
+
+// tunnelTableRoute is the default route of a foreign agent's tunnel in its
+// own routing table (2000 + the tunnel's number), as `ip route show table
+// all` prints it.
+var tunnelTableRoute = regexp.MustCompile(`^default dev (dynfa\d+) table (\d+) `)
+
+// tunnelsUp counts the tunnel devices the foreign agents have made, from
+// their logs.
+func (h *hierScenario) tunnelsUp() int {
+	n := 0
+	for _, role := range []string{testbed.GFA, testbed.FA1, testbed.FA2} {
+		n += strings.Count(h.daemons[role].Output(), `msg="tunnel up"`)
+	}
+	return n
 }
 
 // normaliseLinks returns the names of `ip -o link show`'s links.
@@ -426,6 +458,14 @@ func (h *hierScenario) localMove(t *testing.T) {
 }
 
 func (h *hierScenario) backAndForth(t *testing.T) {
+	// The tunnels to both lowest agents exist since the first local move;
+	// going back and forth takes them again, lingering, and makes none.
+	made := h.tunnelsUp()
+	defer func() {
+		if n := h.tunnelsUp() - made; n != 0 {
+			t.Errorf("the agents made %d tunnels while the mobile went back and forth, want none", n)
+		}
+	}()
 	for i := range 2 * hierRoundTrips {
 		to, left := testbed.AtFA1, testbed.FA2
 		if i%2 == 1 {
@@ -502,8 +542,10 @@ func (h *hierScenario) restartedGFA(t *testing.T) {
 func (h *hierScenario) backHome(t *testing.T) {
 	h.move(t, testbed.AtHome, false)
 	h.clean(t, "back home", testbed.GFA, testbed.FA1, testbed.FA2)
+	// gfa's tunnels down to fa1 and fa2 linger a while after their last
+	// use, then go: the agents hold what they held before the trip.
 	var changes []testbed.Change
-	err := eventually(settleBound, func() error {
+	err := eventually(settleBound+hierLinger, func() error {
 		st, err := h.bed.Snapshot()
 		if err != nil {
 			return err
