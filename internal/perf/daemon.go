@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dynamics-go/dynamics/ha"
 	"github.com/dynamics-go/dynamics/libdynamics/api"
 )
 
@@ -30,10 +31,15 @@ type process struct {
 	err  error
 }
 
-// startProcess starts cmd and waits until its output contains ready.
-func startProcess(what string, cmd *exec.Cmd, ready string, timeout time.Duration) (*process, error) {
+// startProcess starts cmd and waits until its output contains ready. The
+// output also goes to log when it is not nil.
+func startProcess(what string, cmd *exec.Cmd, log io.Writer, ready string, timeout time.Duration) (*process, error) {
 	p := &process{what: what, cmd: cmd, out: &tailWriter{max: 64 << 10}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.out, p.out
+	var w io.Writer = p.out
+	if log != nil {
+		w = io.MultiWriter(p.out, log)
+	}
+	cmd.Stdout, cmd.Stderr = w, w
 	// The process goes with the tool if the tool dies.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
@@ -132,26 +138,65 @@ type DaemonOptions struct {
 	WorkDir string
 	// TunnelMode is dynhad's TunnelMode (default auto).
 	TunnelMode string
+	// Debug runs dynhad with --debug; with WorkDir set, its whole log is
+	// kept there as dynhad.log.
+	Debug bool
+	// DeployedMobiles is the fleet of the deployed run (default 200).
+	DeployedMobiles int
 }
+
+// homeLink makes the home link home0 in ns with the home agent's address:
+// one end of a veth pair (Ethernet, so dynhad sends gratuitous ARPs on it)
+// or a TUN device (layer 3: proxy ARP entries can be made on it, but no
+// ARP sent).
+func homeLink(ns *namespace, ethernet bool) error {
+	steps := [][]string{{"tuntap", "add", "dev", benchHomeIf, "mode", "tun"}}
+	if ethernet {
+		steps = [][]string{{"link", "add", benchHomeIf, "type", "veth", "peer", "name", "home1"}, {"link", "set", "home1", "up"}}
+	}
+	steps = append(steps,
+		[]string{"addr", "add", netip.PrefixFrom(benchHA, benchHomeNet.Bits()).String(), "dev", benchHomeIf},
+		[]string{"link", "set", benchHomeIf, "up"})
+	for _, args := range steps {
+		if err := ns.ip(args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// GratuitousARPSpan is how long after a first registration dynhad goes on
+// announcing it with gratuitous ARPs.
+const GratuitousARPSpan = ha.GratuitousARPs*ha.GratuitousARPInterval + 500*time.Millisecond
 
 // EchoReady is what an echo server process prints when it serves.
 const EchoReady = "echo server ready"
 
-// RegistrationDaemon measures a running dynhad: it makes a network
-// namespace with a home link (a veth pair) and loopback, writes a
-// dynhad.conf with the fleet's AUTHORIZEDLIST, starts dynhad in the
-// namespace (--fg, its log read and counted by the tool), and drives it
-// from a UDP socket on 127.0.0.1 in the same namespace: first the first
+// RegistrationDaemon measures a running dynhad, in two runs, each in a
+// network namespace of its own with loopback and a home link, dynhad
+// started there with a dynhad.conf holding the fleet's AUTHORIZEDLIST (--fg,
+// its log read and counted by the tool) and driven from a UDP socket on
+// 127.0.0.1 in the same namespace. It needs root.
+//
+// The main run has Mobiles mobiles, a TUN device as home link (no
+// gratuitous ARP can be sent on it) and no StateFile: first the first
 // registrations (each a binding with real kernel entries: a route and a
 // proxy ARP entry per mobile and a tunnel per care-of address, through
 // netlink or the userspace data path, whichever dynhad takes), then
-// re-registrations for Duration. dynhad is stopped, and the echo baseline
-// is run on the same address and port, as a process of its own, with the
-// same generator. It needs root.
+// re-registrations for Duration, in turns (Alternate) with the echo
+// baseline: a process of its own on the same address (port EchoPort) with
+// the same socket and batching, driven by the same generator.
+//
+// The deployed run registers DeployedMobiles mobiles once as a default
+// configuration does: with the StateFile, on an Ethernet home link (a veth
+// pair) on which dynhad announces each first binding with gratuitous ARPs.
 func RegistrationDaemon(ctx context.Context, opts DaemonOptions) (figs []Figure, err error) {
 	opts.RegistrationOptions = opts.RegistrationOptions.withDefaults()
 	if opts.TunnelMode == "" {
 		opts.TunnelMode = "auto"
+	}
+	if opts.DeployedMobiles <= 0 {
+		opts.DeployedMobiles = 200
 	}
 	if _, err := os.Stat(opts.DynHAD); err != nil {
 		return nil, fmt.Errorf("dynhad binary: %w (run make build)", err)
@@ -160,102 +205,88 @@ func RegistrationDaemon(ctx context.Context, opts DaemonOptions) (figs []Figure,
 	if err != nil {
 		return nil, err
 	}
-	dir := opts.WorkDir
-	if dir == "" {
-		if dir, err = os.MkdirTemp("", "dynbench-"); err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(dir)
-	}
-	ns, err := newNamespace("reg")
+	hr, err := startHARun(opts, fleet, "reg", false, false)
 	if err != nil {
 		return nil, err
 	}
-	defer func() { err = errors.Join(err, ns.Close()) }()
-	if err := ns.ip("link", "add", "home0", "type", "veth", "peer", "name", "home1"); err != nil {
-		return nil, err
-	}
-	for _, args := range [][]string{
-		{"addr", "add", netip.PrefixFrom(benchHA, benchHomeNet.Bits()).String(), "dev", "home0"},
-		{"link", "set", "home0", "up"}, {"link", "set", "home1", "up"},
-	} {
-		if err := ns.ip(args...); err != nil {
-			return nil, err
-		}
-	}
-	conf := filepath.Join(dir, "dynhad.conf")
-	admin := filepath.Join(dir, "ha.sock")
-	if err := writeHAConfig(conf, dir, opts, fleet); err != nil {
-		return nil, err
-	}
-	var gen net.PacketConn
-	if err := ns.do(func() error {
-		var err error
-		gen, err = listenGenerator()
-		return err
-	}); err != nil {
-		return nil, err
-	}
-	defer gen.Close()
-	target := netip.AddrPortFrom(benchHA, 434)
+	defer func() { err = errors.Join(err, hr.close()) }()
 
-	ha, err := startProcess("dynhad", ns.command(opts.DynHAD, "-c", conf, "--fg"), "home agent running", 60*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	stopped := false
-	defer func() {
-		if !stopped {
-			err = errors.Join(err, ha.stop())
-		}
-	}()
-	datapath := "unknown"
-	if c, err := api.Dial(admin); err == nil {
-		if st, err := c.GetStatus(5 * time.Second); err == nil {
-			datapath = st.DataPath
-		}
-		c.Close()
-	}
-
-	lo := opts.load(fleet, gen, target)
-	lo.Once = true
+	lo := opts.load(fleet, hr.gen, hr.target)
+	lo.Once, lo.Timeout = true, 10*time.Second
 	first, err := RunLoad(ctx, lo)
 	if err != nil {
 		return nil, err
 	}
-	opts.Log.Info("first registrations, dynhad", "datapath", datapath, "result", first)
-	bindings, err := haCounter(admin, "bindings")
+	opts.Log.Info("first registrations, dynhad", "datapath", hr.datapath, "result", first)
+	bindings, err := haCounter(hr.admin, "bindings")
 	if err != nil {
 		return nil, err
 	}
 	if first.Accepted != uint64(fleet.Len()) || bindings != uint64(fleet.Len()) {
-		return nil, fmt.Errorf("first registrations: dynhad holds %d bindings: %s\n%s", bindings, first, ha.out.tail())
+		return nil, fmt.Errorf("first registrations: dynhad holds %d bindings: %s\n%s", bindings, first, hr.had.out.tail())
 	}
 
-	linesBefore := ha.out.lineCount()
-	rereg, err := RunLoad(ctx, opts.load(fleet, gen, target))
+	// Let the gratuitous ARPs of the first registrations run out first
+	// (on this home link they fail, and each failure is a warning line).
+	select {
+	case <-time.After(GratuitousARPSpan):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	// The echo baseline serves on the same address, port 4340, as a
+	// process of its own; the generator takes turns between the two.
+	echoAt := netip.AddrPortFrom(benchHA, EchoPort)
+	echoProc, err := startEcho(hr.ns, opts, echoAt)
 	if err != nil {
 		return nil, err
 	}
-	logLines := ha.out.lineCount() - linesBefore
+	defer func() { err = errors.Join(err, echoProc.stop()) }()
+	elo := opts.load(fleet, hr.gen, echoAt)
+	elo.Echo = true
+	linesBefore := hr.had.out.lineCount()
+	rereg, echo, err := Alternate(ctx, opts.load(fleet, hr.gen, hr.target), elo)
+	if err != nil {
+		return nil, err
+	}
+	logLines := hr.had.out.lineCount() - linesBefore
 	opts.Log.Info("re-registrations, dynhad", "result", rereg, "log_lines", logLines)
-	accepted, err := haCounter(admin, "accepted")
+	opts.Log.Info("echo baseline, process", "result", echo)
+	if echo.Accepted == 0 {
+		return nil, fmt.Errorf("echo baseline: nothing came back: %s", echo)
+	}
+	accepted, err := haCounter(hr.admin, "accepted")
 	if err != nil {
 		return nil, err
 	}
-	stopped = true
-	if err := ha.stop(); err != nil {
+	if err := hr.stopDaemon(); err != nil {
 		return nil, err
 	}
-	if accepted < rereg.Accepted+first.Accepted {
+	if accepted != rereg.Accepted+first.Accepted {
 		return nil, fmt.Errorf("dynhad counted %d accepted, the generator %d", accepted, rereg.Accepted+first.Accepted)
 	}
 
-	echo, err := echoProcess(ctx, ns, opts, fleet, gen, target)
+	dopts := opts
+	dopts.Mobiles = opts.DeployedMobiles
+	dopts.CareOfs = min(opts.CareOfs, opts.DeployedMobiles)
+	dfleet, err := dopts.fleet()
 	if err != nil {
 		return nil, err
 	}
-	opts.Log.Info("echo baseline, process", "result", echo)
+	deployed, err := startHARun(dopts, dfleet, "dep", true, true)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, deployed.close()) }()
+	dlo := dopts.load(dfleet, deployed.gen, deployed.target)
+	dlo.Once, dlo.Window, dlo.Timeout = true, 16, time.Minute
+	dfirst, err := RunLoad(ctx, dlo)
+	if err != nil {
+		return nil, err
+	}
+	opts.Log.Info("first registrations, dynhad as deployed", "result", dfirst)
+	if dfirst.Accepted == 0 {
+		return nil, fmt.Errorf("first registrations as deployed: %s", dfirst)
+	}
 
 	perReg := 0.0
 	if rereg.Sent > 0 {
@@ -263,13 +294,17 @@ func RegistrationDaemon(ctx context.Context, opts DaemonOptions) (figs []Figure,
 	}
 	w := lo.withDefaults()
 	return []Figure{
-		{Section: SectionRegistration, Key: "registration.first.kernel", Name: "first registrations (dynhad, " + datapath + ")",
+		{Section: SectionRegistration, Key: "registration.first.kernel", Name: "first registrations (dynhad, " + hr.datapath + ")",
 			Value: round(first.Rate), Unit: "/s",
-			Note: fmt.Sprintf("%d mobiles over %d care-of addresses (tunnels); a route and a proxy ARP entry each; %s",
-				fleet.Len(), opts.CareOfs, errorNote(first))},
+			Note: fmt.Sprintf("%d mobiles over %d care-of addresses (tunnels), a route and a proxy ARP entry each; "+
+				"no StateFile, a TUN home link (no gratuitous ARP); %s", fleet.Len(), opts.CareOfs, errorNote(first))},
+		{Section: SectionRegistration, Key: "registration.first.deployed", Name: "first registrations (dynhad as deployed)",
+			Value: round(dfirst.Rate), Unit: "/s",
+			Note: fmt.Sprintf("%d mobiles, window %d: with the StateFile and 3 gratuitous ARPs each on a veth home link; %s",
+				dfleet.Len(), dlo.Window, errorNote(dfirst))},
 		Figure{Section: SectionRegistration, Key: "registration.rereg", Name: "re-registrations (dynhad)",
 			Value: round(rereg.Rate), Unit: "/s",
-			Note: fmt.Sprintf("%d mobiles, window %d, batch %d, %v; %s; dynhad wrote %.2f log lines per request at info",
+			Note: fmt.Sprintf("%d mobiles, window %d, batch %d, %v; %s; dynhad wrote %.2f log lines per request",
 				fleet.Len(), w.Window, w.Batch, opts.Duration, errorNote(rereg), perReg)}.
 			WithBaseline("echo", round(echo.Rate)).WithTargets(AtLeast(100000), RatioAtLeast(0.5)),
 		Figure{Section: SectionRegistration, Key: "registration.rereg.p50", Name: "  latency p50",
@@ -279,14 +314,125 @@ func RegistrationDaemon(ctx context.Context, opts DaemonOptions) (figs []Figure,
 	}, nil
 }
 
-// writeHAConfig writes dynhad.conf for the fleet.
-func writeHAConfig(path, dir string, opts DaemonOptions, fleet *Fleet) error {
+// haRun is one dynhad in a namespace of its own, with the generator's
+// socket there.
+type haRun struct {
+	opts     DaemonOptions
+	ns       *namespace
+	dir      string
+	rmDir    bool
+	admin    string
+	had      *process
+	logFile  *os.File
+	gen      net.PacketConn
+	target   netip.AddrPort
+	datapath string
+}
+
+// startHARun makes the namespace and its home link (Ethernet or TUN),
+// writes the configuration (with or without the StateFile), opens the
+// generator's socket and starts dynhad. close undoes it all.
+func startHARun(opts DaemonOptions, fleet *Fleet, name string, stateFile, ethernet bool) (r *haRun, err error) {
+	r = &haRun{opts: opts, dir: opts.WorkDir, target: netip.AddrPortFrom(benchHA, 434), datapath: "unknown"}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, r.close())
+		}
+	}()
+	if r.dir == "" {
+		if r.dir, err = os.MkdirTemp("", "dynbench-"); err != nil {
+			return r, err
+		}
+		r.rmDir = true
+	} else {
+		r.dir = filepath.Join(r.dir, name)
+		if err := os.MkdirAll(r.dir, 0o755); err != nil {
+			return r, err
+		}
+	}
+	if r.ns, err = newNamespace(name); err != nil {
+		return r, err
+	}
+	if err := homeLink(r.ns, ethernet); err != nil {
+		return r, err
+	}
+	conf := filepath.Join(r.dir, "dynhad.conf")
+	r.admin = filepath.Join(r.dir, "ha.sock")
+	if err := writeHAConfig(conf, r.dir, opts, fleet, stateFile); err != nil {
+		return r, err
+	}
+	if err := r.ns.do(func() error {
+		var err error
+		r.gen, err = listenGenerator()
+		return err
+	}); err != nil {
+		return r, err
+	}
+	args := []string{"-c", conf, "--fg"}
+	if opts.Debug {
+		args = append(args, "--debug")
+	}
+	var log io.Writer
+	if !r.rmDir {
+		if r.logFile, err = os.Create(filepath.Join(r.dir, "dynhad.log")); err != nil {
+			return r, err
+		}
+		log = r.logFile
+	}
+	if r.had, err = startProcess("dynhad", r.ns.command(opts.DynHAD, args...), log, "home agent running", time.Minute); err != nil {
+		return r, err
+	}
+	if c, err := api.Dial(r.admin); err == nil {
+		if st, err := c.GetStatus(5 * time.Second); err == nil {
+			r.datapath = st.DataPath
+		}
+		c.Close()
+	}
+	return r, nil
+}
+
+// stopDaemon stops dynhad (SIGTERM, by its PID) and waits for it.
+func (r *haRun) stopDaemon() error {
+	if r.had == nil {
+		return nil
+	}
+	had := r.had
+	r.had = nil
+	return had.stop()
+}
+
+// close stops dynhad if it still runs and removes the namespace, the
+// socket and the temporary directory.
+func (r *haRun) close() error {
+	err := r.stopDaemon()
+	if r.gen != nil {
+		r.gen.Close()
+	}
+	if r.logFile != nil {
+		r.logFile.Close()
+	}
+	if r.ns != nil {
+		err = errors.Join(err, r.ns.Close())
+	}
+	if r.rmDir {
+		os.RemoveAll(r.dir)
+	}
+	return err
+}
+
+// writeHAConfig writes dynhad.conf for the fleet, with a StateFile in dir
+// or none ("").
+func writeHAConfig(path, dir string, opts DaemonOptions, fleet *Fleet, stateFile bool) error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# dynbench: %d simulated mobiles\n", fleet.Len())
 	fmt.Fprintf(&b, "HAIPAddress %s\nHomeNetPrefix %s\nHomeInterface %s\n", benchHA, benchHomeNet, benchHomeIf)
 	fmt.Fprintf(&b, "AgentAdvInterval 0\nMaxBindings %d\nTunnelMode %s\n", fleet.Len(), opts.TunnelMode)
+	state := `""`
+	if stateFile {
+		state = filepath.Join(dir, "dynhad.state")
+	}
 	fmt.Fprintf(&b, "StateFile %s\nAdminSocket %s\nMonitorSocket %s\n",
-		filepath.Join(dir, "dynhad.state"), filepath.Join(dir, "ha.sock"), filepath.Join(dir, "ha-monitor.sock"))
+		state, filepath.Join(dir, "ha.sock"), filepath.Join(dir, "ha-monitor.sock"))
 	if err := fleet.WriteAuthorizedList(&b); err != nil {
 		return err
 	}
@@ -319,47 +465,31 @@ func listenGenerator() (net.PacketConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	forceBuffers(c.(*net.UDPConn), 4<<20)
+	ha.SetBuffers(c.(*net.UDPConn), ha.SocketBuffer)
 	return c, nil
 }
 
-// forceBuffers sets the socket's buffers to n bytes, beyond the sysctl
-// limits where the process may (root); otherwise as far as they allow.
-func forceBuffers(c *net.UDPConn, n int) {
-	_ = c.SetReadBuffer(n)
-	_ = c.SetWriteBuffer(n)
-	if raw, err := c.SyscallConn(); err == nil {
-		_ = raw.Control(func(fd uintptr) {
-			_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUFFORCE, n)
-			_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUFFORCE, n)
-		})
-	}
-}
+// EchoPort is the echo baseline's port, beside the home agent's 434.
+const EchoPort = 4340
 
-// echoProcess runs the echo baseline as a process in ns on target.
-func echoProcess(ctx context.Context, ns *namespace, opts DaemonOptions, fleet *Fleet, gen net.PacketConn, target netip.AddrPort) (LoadResult, error) {
+// startEcho starts the echo baseline as a process in ns, serving at.
+func startEcho(ns *namespace, opts DaemonOptions, at netip.AddrPort) (*process, error) {
 	if len(opts.EchoCommand) == 0 {
-		return LoadResult{}, errors.New("no echo server command")
+		return nil, errors.New("no echo server command")
 	}
-	args := append(append([]string(nil), opts.EchoCommand[1:]...), "-echo-server", target.String(), "-echo-batch", fmt.Sprint(EchoBatch))
-	p, err := startProcess("echo server", ns.command(opts.EchoCommand[0], args...), EchoReady, 10*time.Second)
-	if err != nil {
-		return LoadResult{}, err
-	}
-	lo := opts.load(fleet, gen, target)
-	lo.Echo = true
-	res, err := RunLoad(ctx, lo)
-	err = errors.Join(err, p.stop())
-	if err == nil && res.Accepted == 0 {
-		err = fmt.Errorf("echo baseline: nothing came back: %s", res)
-	}
-	return res, err
+	args := append(append([]string(nil), opts.EchoCommand[1:]...), "-echo-server", at.String(), "-echo-batch", fmt.Sprint(EchoBatch))
+	return startProcess("echo server", ns.command(opts.EchoCommand[0], args...), nil, EchoReady, 10*time.Second)
 }
 
-// ServeEcho is the echo server process's body: it listens on addr, prints
-// EchoReady to w, and echoes until ctx ends.
+// ServeEcho is the echo server process's body: it listens on addr with
+// the home agent's socket (ha.ListenUDP), prints EchoReady to w, and
+// echoes until ctx ends.
 func ServeEcho(ctx context.Context, addr string, batch int, w io.Writer) error {
-	conn, err := net.ListenPacket("udp4", addr)
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return err
+	}
+	conn, err := ha.ListenUDP(ap)
 	if err != nil {
 		return err
 	}

@@ -81,7 +81,67 @@ type LoadResult struct {
 	Rate float64
 	// P50 and P99 are the round trips of accepted requests.
 	P50, P99 time.Duration
+
+	rtts []time.Duration // every accepted request's, sorted
 }
+
+// Combine adds up runs of the same kind (rounds of an alternation): the
+// counts, the elapsed times, the rate over the whole, and the percentiles
+// of all the round trips.
+func Combine(rs ...LoadResult) LoadResult {
+	var c LoadResult
+	c.ErrorKinds = map[string]uint64{}
+	for _, r := range rs {
+		c.Sent += r.Sent
+		c.Accepted += r.Accepted
+		c.Errors += r.Errors
+		c.Lost += r.Lost
+		for k, v := range r.ErrorKinds {
+			c.ErrorKinds[k] += v
+		}
+		if c.FirstError == "" {
+			c.FirstError = r.FirstError
+		}
+		c.Elapsed += r.Elapsed
+		c.rtts = append(c.rtts, r.rtts...)
+	}
+	if c.Elapsed > 0 {
+		c.Rate = float64(c.Accepted) / c.Elapsed.Seconds()
+	}
+	c.P50, c.P99 = percentile(c.rtts, 0.50), percentile(c.rtts, 0.99)
+	return c
+}
+
+// Alternate runs a and b in turns of Round each until each has run for
+// its Duration, and returns each one's combined result. On a machine
+// whose load changes while it runs (other work sharing the cores), both
+// see the same load, so their ratio holds better than that of two runs one
+// after the other.
+func Alternate(ctx context.Context, a, b LoadOptions) (LoadResult, LoadResult, error) {
+	rounds := max(int(a.Duration/Round), 1)
+	ra, rb := make([]LoadResult, 0, rounds), make([]LoadResult, 0, rounds)
+	for i := range rounds {
+		for _, x := range []struct {
+			o   LoadOptions
+			out *[]LoadResult
+		}{{a, &ra}, {b, &rb}} {
+			o := x.o
+			o.Duration = min(Round, a.Duration-time.Duration(i)*Round)
+			if o.Duration <= 0 {
+				continue
+			}
+			r, err := RunLoad(ctx, o)
+			if err != nil {
+				return Combine(ra...), Combine(rb...), err
+			}
+			*x.out = append(*x.out, r)
+		}
+	}
+	return Combine(ra...), Combine(rb...), nil
+}
+
+// Round is the length of one turn of Alternate.
+const Round = time.Second
 
 // String summarises the result in one line.
 func (r LoadResult) String() string {
@@ -176,16 +236,16 @@ func RunLoad(ctx context.Context, opts LoadOptions) (LoadResult, error) {
 		FirstError: r.firstError,
 		Elapsed:    elapsed,
 	}
-	if opts.Once {
-		// The run ends with its last reply, not with the wait for lost ones.
-		if last := r.lastReply(); last > 0 {
-			res.Elapsed = last
-		}
+	// The run ends with its last accepted reply, not with the wait for
+	// lost ones.
+	if last := r.lastReply(); last > 0 {
+		res.Elapsed = last
 	}
 	if res.Elapsed > 0 {
 		res.Rate = float64(res.Accepted) / res.Elapsed.Seconds()
 	}
 	res.P50, res.P99 = percentile(r.rtts, 0.50), percentile(r.rtts, 0.99)
+	res.rtts = r.rtts
 	return res, errors.Join(sendErr, recvErr)
 }
 

@@ -2,7 +2,6 @@ package perf
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -81,9 +80,9 @@ func (o RegistrationOptions) load(f *Fleet, conn net.PacketConn, target netip.Ad
 // process, over a real UDP socket on 127.0.0.1 and with kernel.Fake: the
 // first registrations (each creating a binding, a tunnel reference, a
 // route and a proxy ARP entry in the fake) and then re-registrations for
-// Duration, against an echo server on the same kind of socket run in
-// the same process as the baseline. The agent logs as dynhad --fg does,
-// into io.Discard. It needs no privileges.
+// Duration, in turns with an echo server on the same kind of socket in the
+// same process, the baseline (Alternate). The agent logs as dynhad --fg
+// does, into io.Discard. It needs no privileges.
 func RegistrationInProcess(ctx context.Context, opts RegistrationOptions) ([]Figure, error) {
 	opts = opts.withDefaults()
 	fleet, err := opts.fleet()
@@ -103,7 +102,7 @@ func RegistrationInProcess(ctx context.Context, opts RegistrationOptions) ([]Fig
 	if err != nil {
 		return nil, err
 	}
-	haConn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	haConn, err := ha.ListenUDP(netip.MustParseAddrPort("127.0.0.1:0"))
 	if err != nil {
 		return nil, err
 	}
@@ -132,31 +131,33 @@ func RegistrationInProcess(ctx context.Context, opts RegistrationOptions) ([]Fig
 		return nil, err
 	}
 	opts.Log.Info("first registrations, in process, kernel.Fake", "result", first)
-	if first.Accepted != uint64(fleet.Len()) {
-		return nil, fmt.Errorf("first registrations in process: %s", first)
-	}
 	st, err := agent.Stats(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if st.Bindings != fleet.Len() {
-		return nil, fmt.Errorf("first registrations in process: the agent holds %d bindings, want %d", st.Bindings, fleet.Len())
+	if first.Accepted == 0 || uint64(st.Bindings) != first.Accepted {
+		return nil, fmt.Errorf("first registrations in process: the agent holds %d bindings: %s", st.Bindings, first)
 	}
 
-	rereg, err := RunLoad(ctx, opts.load(fleet, gen, target))
+	echoConn, err := ha.ListenUDP(netip.MustParseAddrPort("127.0.0.1:0"))
+	if err != nil {
+		return nil, err
+	}
+	defer echoConn.Close()
+	echoDone := make(chan error, 1)
+	go func() { echoDone <- Echo(actx, echoConn, EchoBatch) }()
+	defer func() { cancel(); <-echoDone }()
+	elo := opts.load(fleet, gen, echoConn.LocalAddr().(*net.UDPAddr).AddrPort())
+	elo.Echo = true
+	rereg, echo, err := Alternate(ctx, opts.load(fleet, gen, target), elo)
 	if err != nil {
 		return nil, err
 	}
 	opts.Log.Info("re-registrations, in process", "result", rereg)
-	if rereg.Accepted == 0 {
-		return nil, fmt.Errorf("re-registrations in process: none accepted: %s", rereg)
-	}
-
-	echo, err := echoInProcess(ctx, opts, fleet, gen)
-	if err != nil {
-		return nil, err
-	}
 	opts.Log.Info("echo baseline, in process", "result", echo)
+	if rereg.Accepted == 0 || echo.Accepted == 0 {
+		return nil, fmt.Errorf("re-registrations in process: %s; echo: %s", rereg, echo)
+	}
 
 	note := fmt.Sprintf("%d mobiles over %d care-of addresses, window %d, batch %d",
 		fleet.Len(), opts.CareOfs, lo.withDefaults().Window, lo.withDefaults().Batch)
@@ -172,30 +173,11 @@ func RegistrationInProcess(ctx context.Context, opts RegistrationOptions) ([]Fig
 	}, nil
 }
 
-// echoInProcess runs the echo baseline in this process.
-func echoInProcess(ctx context.Context, opts RegistrationOptions, fleet *Fleet, gen net.PacketConn) (LoadResult, error) {
-	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		return LoadResult{}, err
-	}
-	defer conn.Close()
-	ectx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- Echo(ectx, conn, EchoBatch) }()
-	lo := opts.load(fleet, gen, conn.LocalAddr().(*net.UDPAddr).AddrPort())
-	lo.Echo = true
-	res, err := RunLoad(ctx, lo)
-	cancel()
-	err = errors.Join(err, <-done)
-	if err == nil && res.Accepted == 0 {
-		err = fmt.Errorf("echo baseline: nothing came back: %s", res)
-	}
-	return res, err
-}
-
-// EchoBatch is how many datagrams the echo baseline moves per system call:
-// as many as the home agent does.
-const EchoBatch = 1
+// EchoBatch is how many datagrams the echo baseline reads per system call:
+// as many as the home agent does (ha.RecvBatch). It writes back what one
+// read brought in one system call, as the home agent writes the replies
+// it queued while events were waiting.
+const EchoBatch = ha.RecvBatch
 
 // errorNote says what went wrong in a run, if anything.
 func errorNote(r LoadResult) string {

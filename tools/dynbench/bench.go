@@ -118,6 +118,9 @@ func (b *bench) registration(ctx context.Context) {
 		RegistrationOptions: b.regOptions(),
 		DynHAD:              b.binary("dynhad"),
 		EchoCommand:         []string{exe},
+		WorkDir:             b.opts.keep,
+		Debug:               b.opts.debug,
+		DeployedMobiles:     b.opts.deployed,
 	})
 	if err != nil {
 		b.fail(perf.SectionRegistration, fmt.Errorf("dynhad: %w", err))

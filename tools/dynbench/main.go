@@ -53,9 +53,12 @@ type options struct {
 	plotPath string
 	binDir   string
 	verbose  bool
+	keep     string
+	debug    bool
 
 	mobiles  int
 	careOfs  int
+	deployed int
 	duration time.Duration
 	window   int
 	batch    int
@@ -76,8 +79,11 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.plotPath, "plot", "", "run a roaming run on the testbed and draw its pings as SVG into `file` (root)")
 	fs.StringVar(&o.binDir, "bin", "", "`directory` of the daemons (default: dynbench's own directory)")
 	fs.BoolVar(&o.verbose, "v", false, "log progress to stderr")
+	fs.StringVar(&o.keep, "keep", "", "keep the daemons' configuration and logs in `directory`")
+	fs.BoolVar(&o.debug, "debug", false, "run the daemons with --debug (slower; for looking into a figure)")
 	fs.IntVar(&o.mobiles, "mobiles", 0, "simulated mobiles (default 10000; 500 with -quick)")
 	fs.IntVar(&o.careOfs, "careofs", 0, "care-of addresses the mobiles are spread over (default 100; 10 with -quick)")
+	fs.IntVar(&o.deployed, "deployed", 0, "mobiles of the first-registration run as deployed, with state file and gratuitous ARPs (default 200; 20 with -quick)")
 	fs.DurationVar(&o.duration, "duration", 0, "length of each re-registration run (default 10s; 300ms with -quick)")
 	fs.IntVar(&o.window, "window", 0, "outstanding registration requests (default 256)")
 	fs.IntVar(&o.batch, "batch", 0, "datagrams per system call in the load generator (default 64)")
@@ -112,6 +118,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	if o.quick {
 		o.mobiles = or(o.mobiles, 500)
 		o.careOfs = or(o.careOfs, 10)
+		o.deployed = or(o.deployed, 20)
 		o.duration = or(o.duration, 300*time.Millisecond)
 	}
 	return o, nil
