@@ -218,7 +218,7 @@ func RegistrationDaemon(ctx context.Context, opts DaemonOptions) (figs []Figure,
 		return nil, err
 	}
 	opts.Log.Info("first registrations, dynhad", "datapath", hr.datapath, "result", first)
-	bindings, err := haCounter(hr.admin, "bindings")
+	bindings, err := counter(hr.admin, "bindings")
 	if err != nil {
 		return nil, err
 	}
@@ -254,7 +254,7 @@ func RegistrationDaemon(ctx context.Context, opts DaemonOptions) (figs []Figure,
 	if echo.Accepted == 0 {
 		return nil, fmt.Errorf("echo baseline: nothing came back: %s", echo)
 	}
-	accepted, err := haCounter(hr.admin, "accepted")
+	accepted, err := counter(hr.admin, "accepted")
 	if err != nil {
 		return nil, err
 	}
@@ -437,25 +437,6 @@ func writeHAConfig(path, dir string, opts DaemonOptions, fleet *Fleet, stateFile
 		return err
 	}
 	return os.WriteFile(path, b.Bytes(), 0o600)
-}
-
-// haCounter reads one counter of dynhad's get_status.
-func haCounter(admin, name string) (uint64, error) {
-	c, err := api.Dial(admin)
-	if err != nil {
-		return 0, err
-	}
-	defer c.Close()
-	st, err := c.GetStatus(10 * time.Second)
-	if err != nil {
-		return 0, err
-	}
-	for _, ct := range st.Counters {
-		if ct.Name == name {
-			return ct.Value, nil
-		}
-	}
-	return 0, fmt.Errorf("dynhad reports no counter %q", name)
 }
 
 // listenGenerator opens the generator's socket on 127.0.0.1 with a receive

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,6 +20,7 @@ type bench struct {
 	opts   options
 	argv   []string
 	log    *slog.Logger
+	stdout io.Writer
 	stderr io.Writer
 	rep    perf.Report
 	failed bool
@@ -43,15 +45,15 @@ func (b *bench) run(ctx context.Context) (*perf.Report, bool) {
 		case perf.SectionRegistration:
 			b.registration(ctx)
 		case perf.SectionHandoff:
-			b.handoff(ctx)
+			b.roaming(ctx)
 		case perf.SectionDataPath:
 			b.datapath(ctx)
 		case perf.SectionTables:
 			b.tables(ctx)
 		}
 	}
-	if b.opts.plotPath != "" && ctx.Err() == nil {
-		b.plot(ctx)
+	if b.opts.plotPath != "" && !slices.Contains(b.opts.only, perf.SectionHandoff) && ctx.Err() == nil {
+		b.roaming(ctx)
 	}
 	if ctx.Err() != nil {
 		b.fail("run", ctx.Err())
@@ -67,17 +69,19 @@ func (b *bench) fail(section string, err error) {
 	fmt.Fprintf(b.stderr, "dynbench: %s: %v\n", section, err)
 }
 
-// binary returns the path of a daemon binary: in -bin, else next to
-// dynbench.
-func (b *bench) binary(name string) string {
-	dir := b.opts.binDir
-	if dir == "" {
-		if exe, err := os.Executable(); err == nil {
-			dir = filepath.Dir(exe)
-		}
+// binDir is the directory of the daemons: -bin, else dynbench's own.
+func (b *bench) binDir() string {
+	if b.opts.binDir != "" {
+		return b.opts.binDir
 	}
-	return filepath.Join(dir, name)
+	if exe, err := os.Executable(); err == nil {
+		return filepath.Dir(exe)
+	}
+	return "."
 }
+
+// binary returns the path of a daemon binary.
+func (b *bench) binary(name string) string { return filepath.Join(b.binDir(), name) }
 
 // needsNetns reports whether the namespace parts may run, recording a skip
 // of what when they may not.
@@ -127,6 +131,29 @@ func (b *bench) registration(ctx context.Context) {
 	}
 	b.rep.Add(figs...)
 }
+
+// datapath runs perf.DataPath: TCP from the correspondent to the mobile
+// through the tunnel against the same veths without it.
+func (b *bench) datapath(ctx context.Context) {
+	if !b.needsNetns(perf.SectionDataPath, "TCP through the tunnel") {
+		return
+	}
+	var d time.Duration
+	if b.opts.quick {
+		d = time.Second
+	}
+	res, err := perf.DataPath(ctx, perf.DataPathOptions{Duration: d, Logger: b.log})
+	if err != nil {
+		b.fail(perf.SectionDataPath, err)
+		return
+	}
+	b.rep.Add(perf.Figure{
+		Section: perf.SectionDataPath, Key: "datapath.tcp", Name: "TCP cn -> mobile through the tunnel (" + res.Mode + ")",
+		Value: round1(res.TunnelMbps), Unit: "Mbit/s", Note: res.Notes,
+	}.WithBaseline("plain veth", round1(res.VethMbps)).WithTargets(perf.RatioAtLeast(0.5)))
+}
+
+func round1(v float64) float64 { return math.Round(v*10) / 10 }
 
 func (b *bench) tables(ctx context.Context) {
 	var sizes []int

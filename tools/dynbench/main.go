@@ -153,7 +153,7 @@ func run(ctx context.Context, argv []string, stdout, stderr io.Writer) int {
 		level = slog.LevelInfo
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	b := &bench{opts: o, argv: argv, log: log, stderr: stderr}
+	b := &bench{opts: o, argv: argv, log: log, stdout: stdout, stderr: stderr}
 	rep, failed := b.run(ctx)
 	if err := rep.WriteTable(stdout); err != nil {
 		fmt.Fprintln(stderr, "dynbench:", err)
