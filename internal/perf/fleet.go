@@ -183,8 +183,11 @@ func (f *Fleet) check(b []byte, echo bool) (checked, error) {
 	if echo {
 		fixed, typ = mip.RequestLen, mip.MessageRequest
 	}
-	if len(b) < fixed || mip.MessageType(b[0]) != typ {
-		return checked{}, fmt.Errorf("%w: %d bytes of type %d", ErrMalformed, len(b), b[0])
+	if len(b) < fixed {
+		return checked{}, fmt.Errorf("%w: %d bytes, the fixed part is %d", ErrMalformed, len(b), fixed)
+	}
+	if mip.MessageType(b[0]) != typ {
+		return checked{}, fmt.Errorf("%w: message type %d, want %d", ErrMalformed, b[0], typ)
 	}
 	i, ok := f.index([4]byte(b[4:8]))
 	if !ok {
