@@ -5,6 +5,8 @@ GO       ?= go
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 FUZZTIME ?= 30s
+# BENCHFLAGS are dynbench's, e.g. BENCHFLAGS="-only registration -duration 20s" or "-plot docs/roaming.svg".
+BENCHFLAGS ?=
 BIN      := bin
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X github.com/dynamics-go/dynamics/libdynamics/version.Version=$(VERSION)
@@ -29,7 +31,8 @@ test: build ## run every test (network namespace tests need root)
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
 
-bench: ## run the Go benchmarks
+bench: build ## dynbench (figures against baselines; root for the namespace parts), then the Go benchmarks
+	$(BIN)/dynbench -bin $(BIN) $(BENCHFLAGS)
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
 
 fuzz: ## run every fuzz target for FUZZTIME (default 30s), one at a time
