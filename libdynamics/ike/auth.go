@@ -5,7 +5,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"net/netip"
 	"time"
@@ -346,6 +345,3 @@ func (sa *ikeSA) answerAuth(p packet, ps []ikev2.Payload) ([]ikev2.Payload, func
 	}
 	return resp, nil
 }
-
-// errAuth reports whether err is an authentication failure.
-func errAuth(err error) bool { return errors.Is(err, ErrAuthFailed) }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -349,7 +348,5 @@ func errIs(t *testing.T, err, want error, what string) {
 		t.Fatalf("%s: %v, want %v", what, err, want)
 	}
 }
-
-func hexSPI(s uint32) string { return fmt.Sprintf("%08x", s) }
 
 func udp(ap netip.AddrPort) *net.UDPAddr { return net.UDPAddrFromAddrPort(ap) }

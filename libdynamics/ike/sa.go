@@ -65,7 +65,6 @@ type ikeSA struct {
 	lastHeard   time.Time
 	deadline    time.Time // half-open timeout
 	keepaliveAt time.Time
-	livenessAt  time.Time
 	rekeyAt     time.Time
 	// rr is a MOBIKE return routability check in progress (responder).
 	rr *rrCheck

@@ -52,11 +52,11 @@ func (s SAState) String() string {
 	return fmt.Sprintf("state(%d)", uint8(s))
 }
 
-// ChildState is the state of a child SA.
+// ChildState is the state of a child SA, from when its SAs are installed.
 //
-//	Installing --kernel ok--> Installed --rekeyed--> Rekeyed --deleted--> Deleted
-//	                              |                                         ^
-//	                              +---------------- deleted ----------------+
+//	Installed --replaced by a rekey--> Rekeyed --deleted--> Deleted
+//	    |                                                      ^
+//	    +-------------------------- deleted -------------------+
 type ChildState uint8
 
 // Child SA states.
