@@ -52,11 +52,15 @@
 //     (default "dyn"); Ensure refuses tunnel names without it.
 //   - proxy and neighbour entries, addresses and sysctls, which carry no
 //     mark: the state file Options.StateFile, a small JSON document
-//     rewritten atomically (and synced) after each call that changed what it
-//     lists, listing the entries made and each sysctl's value as set and as
-//     found. A call that changes only routes, rules and tunnels, as most of
-//     a mobile's move does, leaves the file alone, so it costs netlink
-//     messages only. Without a state file, those leftovers are not found.
+//     rewritten atomically (a temporary file renamed over it) after each
+//     call that changed what it lists, listing the entries made and each
+//     sysctl's value as set and as found. A call that changes only routes,
+//     rules and tunnels, as most of a mobile's move does, leaves the file
+//     alone, so it costs netlink messages only. The file is not synced to
+//     disk: it records kernel state, which a reboot ends anyway, and a
+//     crashed daemon loses nothing it wrote; a sync would cost every move
+//     milliseconds at both ends (the new agent's and the mobile's neighbour
+//     entries). Without a state file, those leftovers are not found.
 //
 // Two daemons sharing one network namespace must use different protocol
 // numbers, prefixes and state files.

@@ -19,7 +19,7 @@ const stateVersion = 1
 
 // state is the state file: what the Kernel changed that carries no mark in
 // the kernel. It is rewritten whole (to a temporary file renamed over the
-// old one) after every such change.
+// old one, not synced to disk) after every such change.
 type state struct {
 	Version   int             `json:"version"`
 	Proxies   []stateProxy    `json:"proxy,omitempty"`
@@ -154,10 +154,10 @@ func saveState(path string, entries []kernel.Entry, sysctls []stateSysctl) error
 		tmp.Close()
 		return fmt.Errorf("nlkernel: state file: %w", err)
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("nlkernel: state file: %w", err)
-	}
+	// Not synced to disk: what the file records is kernel state, which
+	// dies with a reboot, and a daemon that crashes loses nothing it wrote.
+	// A sync costs milliseconds on a disk, and a mobile's move changes a
+	// neighbour entry at each end.
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("nlkernel: state file: %w", err)
 	}
