@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -563,9 +564,11 @@ func (h *hierScenario) backHome(t *testing.T) {
 }
 
 // report logs each handoff's figures and compares local moves with moves
-// that reached the home agent: the time from the mobile hearing the new
-// agent to its accepted reply (from its log), and the pings lost at 100
-// per second between the move and the next.
+// that reached the home agent: when the mobile heard the new agent after
+// the move (movement detection: the new agent's next advertisement, or
+// the old one's silence), the time from hearing it to the accepted reply
+// (from the mobile's log), when the ping was answered again, and the pings
+// lost at 100 per second between the move and the next.
 func (h *hierScenario) report(t *testing.T) {
 	if h.ping == nil || len(h.moves) == 0 {
 		return
@@ -573,13 +576,13 @@ func (h *hierScenario) report(t *testing.T) {
 	time.Sleep(testbed.PingWait)
 	var b strings.Builder
 	fmt.Fprintf(&b, "handoffs (ping every %v):\n", h.ping.Interval)
-	fmt.Fprintf(&b, "  %-3s %-22s %-6s %9s %13s %6s %11s\n", "#", "move", "kind", "heard->ok", "answered after", "lost", "outage")
+	fmt.Fprintf(&b, "  %-3s %-22s %-6s %11s %9s %13s %6s %11s\n", "#", "move", "kind", "heard after", "heard->ok",
+		"answered after", "lost", "outage")
 	type sum struct {
-		n          int
-		gap, lost  float64
+		gaps       []float64
+		lost       float64
 		maxLost    int
-		minGap     float64
-		maxGap     float64
+		heardMS    float64
 		answeredMS float64
 	}
 	sums := map[string]*sum{}
@@ -596,21 +599,20 @@ func (h *hierScenario) report(t *testing.T) {
 		case m.local:
 			kind = "local"
 		}
-		gap := "-"
+		gap, heard := "-", "-"
 		if !m.registered.IsZero() && !m.heard.IsZero() {
 			gap = fmt.Sprintf("%.0f ms", ms(m.registered.Sub(m.heard)))
+			heard = fmt.Sprintf("%.0f ms", ms(m.heard.Sub(m.at)))
 			if kind == "local" || kind == "full" {
 				s := sums[kind]
 				if s == nil {
-					s = &sum{minGap: 1e9}
+					s = &sum{}
 					sums[kind] = s
 				}
-				g := ms(m.registered.Sub(m.heard))
-				s.n++
-				s.gap += g
+				s.gaps = append(s.gaps, ms(m.registered.Sub(m.heard)))
 				s.lost += float64(ps.Lost)
 				s.maxLost = max(s.maxLost, ps.Lost)
-				s.minGap, s.maxGap = min(s.minGap, g), max(s.maxGap, g)
+				s.heardMS += ms(m.heard.Sub(m.at))
 				s.answeredMS += ms(m.answered.Sub(m.at))
 			}
 		}
@@ -618,15 +620,26 @@ func (h *hierScenario) report(t *testing.T) {
 		if !m.answered.IsZero() {
 			answered = fmt.Sprintf("%.0f ms", ms(m.answered.Sub(m.at)))
 		}
-		fmt.Fprintf(&b, "  %-3d %-22s %-6s %9s %13s %6d %8.0f ms\n", i+1, m.from+" -> "+m.to, kind, gap, answered,
+		fmt.Fprintf(&b, "  %-3d %-22s %-6s %11s %9s %13s %6d %8.0f ms\n", i+1, m.from+" -> "+m.to, kind, heard, gap, answered,
 			ps.Lost, ms(ps.LongestOutage))
 	}
 	for _, kind := range []string{"local", "full"} {
-		if s := sums[kind]; s != nil {
-			fmt.Fprintf(&b, "  %s moves between foreign agents: %d; heard->accepted reply mean %.1f ms (%.0f..%.0f); "+
-				"ping answered again after %.0f ms on average; pings lost mean %.1f, most %d\n",
-				kind, s.n, s.gap/float64(s.n), s.minGap, s.maxGap, s.answeredMS/float64(s.n), s.lost/float64(s.n), s.maxLost)
+		s := sums[kind]
+		if s == nil {
+			continue
 		}
+		n := float64(len(s.gaps))
+		var total float64
+		for _, g := range s.gaps {
+			total += g
+		}
+		sorted := slices.Clone(s.gaps)
+		slices.Sort(sorted)
+		fmt.Fprintf(&b, "  %s moves between foreign agents: %d; new agent heard %.0f ms after the move on average; "+
+			"heard->accepted reply mean %.1f ms, median %.0f (%.0f..%.0f); ping answered again after %.0f ms on average; "+
+			"pings lost mean %.1f, most %d\n",
+			kind, len(s.gaps), s.heardMS/n, total/n, sorted[len(sorted)/2], sorted[0], sorted[len(sorted)-1],
+			s.answeredMS/n, s.lost/n, s.maxLost)
 	}
 	t.Log(b.String())
 }
