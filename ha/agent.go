@@ -77,8 +77,8 @@ type Agent struct {
 	maxLif uint16 // MaxLifetime in seconds
 	secret []byte // the session keys' key-generation secret
 
-	events  chan event
-	out     sender // owned by the loop
+	events  chan []event // what the readers parsed, a batch at a time
+	out     sender       // owned by the loop
 	ops     *daemon.Ops[*State]
 	stopped chan struct{}
 	running sync.Once
@@ -151,7 +151,7 @@ func New(opts Options) (*Agent, error) {
 		rand:        opts.Rand,
 		fasas:       make(map[netip.Addr]mip.SecurityAssociation),
 		maxLif:      uint16(min(cfg.MaxLifetime/time.Second, time.Duration(mip.Infinite-1))),
-		events:      make(chan event, 256),
+		events:      make(chan []event, 64),
 		out:         newSender(opts.Conn),
 		stopped:     make(chan struct{}),
 		mobiles:     make(map[netip.Addr]*mobile),
@@ -258,9 +258,11 @@ func (a *Agent) loop(ctx context.Context, readErr <-chan error) error {
 				return nil
 			}
 			return err
-		case ev := <-a.events:
-			a.runDue()
-			a.handle(ev)
+		case evs := <-a.events:
+			for _, ev := range evs {
+				a.runDue()
+				a.handle(ev)
+			}
 		case o := <-a.ops.C():
 			a.runDue()
 			a.flush()

@@ -25,7 +25,8 @@
 // (docs/PERFORMANCE.md has the figures). ListenUDP opens its socket with
 // SocketBuffer bytes of buffer, so that a burst waits in the socket rather
 // than being dropped. Over a *net.UDPConn the reader takes RecvBatch
-// datagrams per recvmmsg, and the loop queues what it sends (replies,
+// datagrams per recvmmsg and hands the loop what it parsed of them at once
+// (one wake-up per batch), and the loop queues what it sends (replies,
 // revocations, acknowledgments) and writes the queue in one sendmmsg when
 // no event is waiting, when it holds 64 datagrams, before an operation is
 // answered and when the loop ends; any other net.PacketConn is read and

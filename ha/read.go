@@ -47,8 +47,15 @@ type poorRequest struct {
 
 // post hands ev to the loop; false when the agent is stopping.
 func (a *Agent) post(ctx context.Context, ev event) bool {
+	return a.postAll(ctx, []event{ev})
+}
+
+// postAll hands the events of one read to the loop at once, so that the
+// loop wakes once per batch rather than once per datagram; false when the
+// agent is stopping.
+func (a *Agent) postAll(ctx context.Context, evs []event) bool {
 	select {
-	case a.events <- ev:
+	case a.events <- evs:
 		return true
 	case <-ctx.Done():
 		return false
@@ -84,6 +91,7 @@ func (a *Agent) readUDP(ctx context.Context) error {
 			}
 			return fmt.Errorf("ha: UDP socket: %w", err)
 		}
+		evs := make([]event, 0, n)
 		for _, m := range msgs[:n] {
 			ua, ok := m.Addr.(*net.UDPAddr)
 			if !ok {
@@ -91,9 +99,12 @@ func (a *Agent) readUDP(ctx context.Context) error {
 				continue
 			}
 			src := ua.AddrPort()
-			if !handle(m.Buffers[0][:m.N], netip.AddrPortFrom(src.Addr().Unmap(), src.Port())) {
-				return nil
+			if ev, ok := a.parseUDP(m.Buffers[0][:m.N], netip.AddrPortFrom(src.Addr().Unmap(), src.Port())); ok {
+				evs = append(evs, ev)
 			}
+		}
+		if len(evs) > 0 && !a.postAll(ctx, evs) {
+			return nil
 		}
 	}
 }
