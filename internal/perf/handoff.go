@@ -78,11 +78,12 @@ func (m Move) Gap() time.Duration {
 	return m.Registered.Sub(m.Heard)
 }
 
-// Label names the move for the plot.
+// Label names the move for the plot: "fa1→fa2", and "local" when a
+// switching agent answered it.
 func (m Move) Label() string {
-	s := m.From + " -> " + m.To
+	s := m.From + "→" + m.To
 	if m.Local {
-		s += " (local)"
+		s += " local"
 	}
 	return s
 }
@@ -196,7 +197,7 @@ func Handoff(ctx context.Context, opts HandoffOptions) (res HandoffResult, err e
 			return res, err
 		}
 		m.HARequests = after - before
-		opts.Log.Info("move", "move", m.Label(), "gap", m.Gap(), "answered_after", m.Answered.Sub(m.At), "ha_requests", m.HARequests)
+		opts.Log.Info("move", "from", m.From, "to", m.To, "local", m.Local, "gap", m.Gap(), "answered_after", m.Answered.Sub(m.At), "ha_requests", m.HARequests)
 		res.Moves = append(res.Moves, m)
 	}
 	time.Sleep(testbed.PingWait)
@@ -215,7 +216,7 @@ func Handoff(ctx context.Context, opts HandoffOptions) (res HandoffResult, err e
 
 // roamingPlot draws the pings and the moves.
 func roamingPlot(pings []testbed.PingResult, moves []Move, start time.Time, interval time.Duration) Plot {
-	p := Plot{Title: fmt.Sprintf("Ping from cn to the mobile's home address every %v on the hierarchical testbed", interval)}
+	p := Plot{Width: 1000, Title: fmt.Sprintf("Ping from cn to the mobile's home address every %v on the hierarchical testbed", interval)}
 	for _, r := range pings {
 		if r.Sent.IsZero() {
 			continue

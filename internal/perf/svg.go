@@ -37,14 +37,15 @@ type PlotMark struct {
 
 // Margins of the drawing area, in pixels.
 const (
-	plotLeft, plotRight, plotTop, plotBottom = 64, 20, 84, 48
+	plotLeft, plotRight, plotTop, plotBottom = 64, 20, 78, 48
 )
 
 // WriteSVG draws the plot: axes with ticks in seconds and milliseconds,
 // the round trips of answered pings as a line (broken where pings were
 // lost), each lost ping as a red mark along the top of the drawing area,
-// each move as a dashed vertical line with its label, and a legend. Points
-// or marks that are not finite numbers are left out.
+// each move as a dashed vertical line with its number, the numbered
+// moves' labels in a key under the time axis, and a legend. Points or
+// marks that are not finite numbers are left out.
 func (p Plot) WriteSVG(w io.Writer) error {
 	W, H := p.Width, p.Height
 	if W <= 0 {
@@ -66,6 +67,23 @@ func (p Plot) WriteSVG(w io.Writer) error {
 			marks = append(marks, m)
 		}
 	}
+
+	// The moves are numbered on their lines and named in a key under the
+	// axis, as many to a row as fit.
+	var keyRows [][]string
+	rowWidth := 0
+	for i, m := range marks {
+		entry := fmt.Sprintf("%d %s", i+1, m.Label)
+		w := int(float64(len([]rune(entry)))*keyCharWidth) + keyGap
+		if len(keyRows) == 0 || rowWidth+w > W-plotLeft-plotRight {
+			keyRows = append(keyRows, nil)
+			rowWidth = 0
+		}
+		keyRows[len(keyRows)-1] = append(keyRows[len(keyRows)-1], entry)
+		rowWidth += w
+	}
+	keyTop := H // the key's first row, below the axis title
+	H += len(keyRows) * keyRowHeight
 
 	// Ranges: x from 0 (or the least x) to the greatest x; y from 0 to the
 	// greatest round trip.
@@ -90,7 +108,7 @@ func (p Plot) WriteSVG(w io.Writer) error {
 	ystep := niceStep(ymax, 5)
 	ymax = math.Ceil(ymax/ystep) * ystep
 	x0, x1 := float64(plotLeft), float64(W-plotRight)
-	y0, y1 := float64(H-plotBottom), float64(plotTop)
+	y0, y1 := float64(keyTop-plotBottom), float64(plotTop)
 	sx := func(x float64) float64 { return x0 + (x-xmin)/(xmax-xmin)*(x1-x0) }
 	sy := func(y float64) float64 { return y0 - y/ymax*(y0-y1) }
 
@@ -117,7 +135,7 @@ func (p Plot) WriteSVG(w io.Writer) error {
 		pr(`<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="black"/><text x="%s" y="%s">%s</text>`+"\n",
 			f1(sx(x)), f1(y0), f1(sx(x)), f1(y0+4), f1(sx(x)), f1(y0+17), tick(x, xstep))
 	}
-	pr(`<text x="%s" y="%d">time (s)</text>`+"\n", f1((x0+x1)/2), H-10)
+	pr(`<text x="%s" y="%d">time (s)</text>`+"\n", f1((x0+x1)/2), keyTop-10)
 	pr("</g>\n")
 	pr(`<g text-anchor="end">` + "\n")
 	for k := 0; float64(k)*ystep <= ymax+ystep/2; k++ {
@@ -128,16 +146,22 @@ func (p Plot) WriteSVG(w io.Writer) error {
 	pr(`<text x="14" y="%s" transform="rotate(-90 14 %s)" text-anchor="middle">round trip (ms)</text>`+"\n",
 		f1((y0+y1)/2), f1((y0+y1)/2))
 
-	// Moves.
+	// Moves: a numbered line each, and the key.
 	pr(`<g class="moves">` + "\n")
 	for i, m := range marks {
-		// Labels alternate between two rows, so close moves stay legible.
-		top := y1 - 8 - float64(i%2)*14
 		x := f1(sx(m.X))
 		pr(`<line class="move" x1="%s" y1="%s" x2="%s" y2="%s" stroke="#3060c0" stroke-width="1.5" stroke-dasharray="5,3"/>`+"\n",
-			x, f1(y0), x, f1(top-10))
-		pr(`<text class="move-label" x="%s" y="%s" fill="#3060c0" text-anchor="start">%s</text>`+"\n",
-			f1(sx(m.X)+3), f1(top), esc(m.Label))
+			x, f1(y0), x, f1(y1-16))
+		pr(`<text class="move-number" x="%s" y="%s" fill="#3060c0" text-anchor="middle" font-weight="bold">%d</text>`+"\n",
+			x, f1(y1-19), i+1)
+	}
+	for r, row := range keyRows {
+		x := plotLeft
+		for _, entry := range row {
+			pr(`<text class="move-label" x="%d" y="%d" fill="#3060c0" font-size="11">%s</text>`+"\n",
+				x, keyTop+8+r*keyRowHeight, esc(entry))
+			x += int(float64(len([]rune(entry)))*keyCharWidth) + keyGap
+		}
 	}
 	pr("</g>\n")
 
@@ -180,6 +204,14 @@ func (p Plot) WriteSVG(w io.Writer) error {
 	pr("</svg>\n")
 	return bw.Flush()
 }
+
+// The key of the moves: an estimate of a character's width at font size 11,
+// the gap between entries and the height of a row, in pixels.
+const (
+	keyCharWidth = 6.2
+	keyGap       = 18
+	keyRowHeight = 16
+)
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 

@@ -86,9 +86,10 @@ func hasText(d svgDoc, s string) bool {
 }
 
 // TestPlotSVG checks the SVG writer: well-formed SVG whose polylines hold
-// exactly the answered pings, one loss mark per lost ping, one line and
-// one label per move with the label's text intact (markup escaped), the
-// axis titles, and nothing drawn for values that are not numbers.
+// exactly the answered pings, one loss mark per lost ping, one numbered
+// line per move and its label in the key with the text intact (markup
+// escaped), the axis titles, and nothing drawn for values that are not
+// numbers.
 func TestPlotSVG(t *testing.T) {
 	p := Plot{Title: `Roaming <run> & "pings"`}
 	lost := 0
@@ -119,10 +120,10 @@ func TestPlotSVG(t *testing.T) {
 	if d.classes["loss"] != lost {
 		t.Errorf("%d loss marks, want %d", d.classes["loss"], lost)
 	}
-	if d.classes["move"] != 2 || d.classes["move-label"] != 2 {
-		t.Errorf("%d move lines and %d labels, want 2 each", d.classes["move"], d.classes["move-label"])
+	if d.classes["move"] != 2 || d.classes["move-number"] != 2 || d.classes["move-label"] != 2 {
+		t.Errorf("%d move lines, %d numbers and %d labels, want 2 each", d.classes["move"], d.classes["move-number"], d.classes["move-label"])
 	}
-	for _, s := range []string{"home -> fa1", "fa1 -> fa2 <local>", `Roaming <run> & "pings"`, "time (s)", "round trip (ms)",
+	for _, s := range []string{"1 home -> fa1", "2 fa1 -> fa2 <local>", "1", "2", `Roaming <run> & "pings"`, "time (s)", "round trip (ms)",
 		"lost (11 of 300)"} {
 		if !hasText(d, s) {
 			t.Errorf("no text %q in %q", s, d.texts)
@@ -162,5 +163,37 @@ func TestNiceStep(t *testing.T) {
 	}
 	if got := tick(0.6000000001, 0.2); got != "0.6" {
 		t.Errorf("tick = %q, want 0.6", got)
+	}
+}
+
+// TestPlotSVGKeyRows checks that a key too long for one row wraps and the
+// image grows by a row for it.
+func TestPlotSVGKeyRows(t *testing.T) {
+	height := func(marks int) string {
+		p := Plot{Width: 400, Height: 300}
+		for i := range marks {
+			p.Marks = append(p.Marks, PlotMark{X: float64(i), Label: "fa1→fa2 local"})
+		}
+		var b bytes.Buffer
+		if err := p.WriteSVG(&b); err != nil {
+			t.Fatal(err)
+		}
+		d := xml.NewDecoder(&b)
+		for {
+			tok, err := d.Token()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "svg" {
+				for _, a := range se.Attr {
+					if a.Name.Local == "height" {
+						return a.Value
+					}
+				}
+			}
+		}
+	}
+	if h1, h20 := height(1), height(20); h1 == h20 {
+		t.Errorf("height %s with one move and with twenty", h1)
 	}
 }
