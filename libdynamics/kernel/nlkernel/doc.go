@@ -52,15 +52,18 @@
 //     (default "dyn"); Ensure refuses tunnel names without it.
 //   - proxy and neighbour entries, addresses and sysctls, which carry no
 //     mark: the state file Options.StateFile, a small JSON document
+//     listing the entries made and each sysctl's value as set and as found,
 //     rewritten atomically (a temporary file renamed over it) after each
-//     call that changed what it lists, listing the entries made and each
-//     sysctl's value as set and as found. A call that changes only routes,
+//     call that changed what it lists. A call that changes only routes,
 //     rules and tunnels, as most of a mobile's move does, leaves the file
-//     alone, so it costs netlink messages only. The file is not synced to
-//     disk: it records kernel state, which a reboot ends anyway, and a
-//     crashed daemon loses nothing it wrote; a sync would cost every move
-//     milliseconds at both ends (the new agent's and the mobile's neighbour
-//     entries). Without a state file, those leftovers are not found.
+//     alone. The file is written by a goroutine of its own, the latest
+//     state only, so a call does not wait for the disk (a rename over the
+//     old file costs ext4 a millisecond or more, more than the netlink
+//     messages of a move): a daemon killed within that time leaves its last
+//     change unrecorded. Close waits for the last write. Nor is the file
+//     synced to disk: it records kernel state, which a reboot ends anyway,
+//     and a crashed daemon loses nothing it wrote. Without a state file,
+//     those leftovers are not found.
 //
 // Two daemons sharing one network namespace must use different protocol
 // numbers, prefixes and state files.

@@ -129,11 +129,14 @@ func newKernel(t *testing.T, ns *netnstest.NS, drv kernel.TunnelDriver, opts Opt
 	return k
 }
 
-// abandon simulates a daemon that crashed: the Kernel's handles go, and its
-// entries stay in the kernel.
+// abandon simulates a daemon that crashed once its state file recorded
+// its changes: the Kernel's handles go, and its entries stay in the kernel.
 func abandon(k *Kernel) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if k.writer != nil {
+		k.writer.close()
+	}
 	k.closed = true
 	k.h.Close()
 	k.ns.Close()

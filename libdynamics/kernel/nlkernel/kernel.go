@@ -32,8 +32,9 @@ type Kernel struct {
 	left    leftovers               // state file entries of an earlier run not yet dealt with
 	changes uint64                  // kernel writes made
 	// dirty reports that what the state file records (persisted entries,
-	// sysctls, leftovers) changed since it was last written.
+	// sysctls, leftovers) changed since it was last handed to the writer.
 	dirty  bool
+	writer *stateWriter // nil without a state file
 	closed bool
 }
 
@@ -62,6 +63,9 @@ func New(driver kernel.TunnelDriver, opts Options) (*Kernel, error) {
 		owned:   make(map[string]kernel.Entry),
 		sysctls: make(map[string]stateSysctl),
 		left:    left,
+	}
+	if opts.StateFile != "" {
+		k.writer = newStateWriter(opts.StateFile, k.log)
 	}
 	if !left.empty() {
 		k.log.Info("kernel state of an earlier run found; Sync removes what is not wanted",
@@ -206,6 +210,9 @@ func (k *Kernel) Close() error {
 		}
 	}
 	k.save()
+	if k.writer != nil {
+		k.writer.close()
+	}
 	if k.driver != nil {
 		if err := k.driver.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("nlkernel: close tunnel driver: %w", err))
@@ -361,19 +368,22 @@ func (k *Kernel) changed(op, what string) {
 	k.log.Debug("kernel "+op, "entry", what)
 }
 
-// save rewrites the state file when what it records has changed; a
-// failure is logged, since the kernel changes it records are made, and the
-// file is written again at the next call. Routes, rules and tunnels carry
-// the Kernel's marks in the kernel and are not recorded, so changing them
-// (most of what a move changes) writes nothing. k.mu is held.
+// save hands the state file writer a snapshot when what the file records
+// has changed; the writer writes it in the background (stateWriter), so
+// the change's caller does not wait for the disk. Routes, rules and
+// tunnels carry the Kernel's marks in the kernel and are not recorded, so
+// changing them (most of what a move changes) writes nothing. k.mu is
+// held.
 func (k *Kernel) save() {
-	if k.opts.StateFile == "" || !k.dirty {
+	if k.writer == nil || !k.dirty {
 		return
 	}
 	var entries []kernel.Entry
 	for _, m := range []map[string]kernel.Entry{k.owned, k.left.entries} {
 		for _, e := range m {
-			entries = append(entries, e)
+			if persisted(e) {
+				entries = append(entries, e)
+			}
 		}
 	}
 	kernel.Sort(entries)
@@ -387,11 +397,15 @@ func (k *Kernel) save() {
 		}
 	}
 	sort.Slice(sysctls, func(i, j int) bool { return sysctls[i].Name < sysctls[j].Name })
-	if err := saveState(k.opts.StateFile, entries, sysctls); err != nil {
-		k.log.Error("cannot record kernel state; leftovers of this run may need removing by hand", "err", err)
-		return
-	}
+	k.writer.put(stateSnapshot{entries: entries, sysctls: sysctls})
 	k.dirty = false
+}
+
+// flushState waits until the state file records every change made so far.
+func (k *Kernel) flushState() {
+	if k.writer != nil {
+		k.writer.flush()
+	}
 }
 
 // link returns the link named dev; a missing one is kernel.ErrNoDevice.

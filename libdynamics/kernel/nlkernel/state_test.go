@@ -1,6 +1,7 @@
 package nlkernel
 
 import (
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -88,6 +89,7 @@ func TestStateFileWrittenOnChange(t *testing.T) {
 	k := newKernel(t, h.ns, newTunDriver(h.ns), Options{StateFile: path})
 	stat := func() os.FileInfo {
 		t.Helper()
+		k.flushState()
 		fi, err := os.Stat(path)
 		if err != nil {
 			t.Fatal(err)
@@ -118,6 +120,7 @@ func TestStateFileWrittenOnChange(t *testing.T) {
 	step("the tunnel removed", false, func() error { return k.Remove(tun1) })
 	step("the proxy entry removed", true, func() error { return k.Remove(proxy) })
 
+	k.flushState()
 	l, err := loadState(path)
 	if err != nil {
 		t.Fatal(err)
@@ -128,5 +131,32 @@ func TestStateFileWrittenOnChange(t *testing.T) {
 	}
 	if _, ok := l.sysctls[fwd.Name]; !ok || len(l.sysctls) != 2 {
 		t.Errorf("state file sysctls %v, want ip_forward and proxy_arp", l.sysctls)
+	}
+}
+
+// TestStateWriter: the writer records the latest snapshot handed to it
+// (an earlier one not yet written is replaced), flush waits for it, and an
+// empty snapshot removes the file.
+func TestStateWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state")
+	w := newStateWriter(path, slog.New(slog.DiscardHandler))
+	defer w.close()
+	var last kernel.Entry
+	for i := range 50 {
+		last = kernel.Neighbor{IP: netip.AddrFrom4([4]byte{10, 2, 0, byte(i + 1)}), Dev: "eth1", HWAddr: net.HardwareAddr{2, 0, 0, 0, 0, byte(i)}}
+		w.put(stateSnapshot{entries: []kernel.Entry{last}})
+	}
+	w.flush()
+	l, err := loadState(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := kernel.Render(mapValues(l.entries)); got != kernel.Render([]kernel.Entry{last}) {
+		t.Errorf("state file after 50 snapshots:\n%s\nwant the last:\n%s", got, kernel.Render([]kernel.Entry{last}))
+	}
+	w.put(stateSnapshot{})
+	w.flush()
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("an empty snapshot left the file: %v", err)
 	}
 }
