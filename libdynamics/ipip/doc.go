@@ -26,8 +26,8 @@
 //
 // The TUN devices carry a virtio-net header (IFF_VNET_HDR) and ask for the
 // kernel's checksum and TCP segmentation offloads (TUNSETOFFLOAD with
-// TUN_F_CSUM, TUN_F_TSO4 and TUN_F_TSO_ECN), which is what lets a userspace
-// tunnel move TCP at more than a few Gbit/s:
+// TUN_F_CSUM, TUN_F_TSO4 and TUN_F_TSO_ECN), so that TCP costs the device
+// one read and one write per 64 KiB rather than per datagram:
 //
 //   - Sending, the kernel hands the device TCP super-packets of up to 64 KiB
 //     and datagrams whose transport checksum is still to be finished. The
