@@ -2,6 +2,7 @@ package ha
 
 import (
 	"context"
+	"crypto/md5"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -107,9 +108,11 @@ type Agent struct {
 type mobile struct {
 	sa      mip.SecurityAssociation
 	enabled bool
-	// mac is the HMAC-MD5 state keyed with macKey (see hmacState).
+	// mac is the HMAC-MD5 state keyed with macKey (see hmacState); sum
+	// receives its digests.
 	mac    hash.Hash
 	macKey []byte
+	sum    [md5.Size]byte
 }
 
 // bindingInfo is what a binding has beyond binding.Binding.

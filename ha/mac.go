@@ -48,9 +48,8 @@ func (m *mobile) verifyRequest(req *mip.Request) error {
 	if off+header > len(raw) || mip.Type(raw[off]) != mip.TypeMobileHome {
 		return mip.VerifyRequest(raw, mip.TypeMobileHome, m.sa)
 	}
-	var sum [md5.Size]byte
 	mac.Write(raw[:off+header])
-	if subtle.ConstantTimeCompare(mac.Sum(sum[:0]), a.Authenticator) != 1 {
+	if subtle.ConstantTimeCompare(mac.Sum(m.sum[:0]), a.Authenticator) != 1 {
 		return mip.VerifyRequest(raw, mip.TypeMobileHome, m.sa)
 	}
 	return nil

@@ -170,20 +170,23 @@ func (a *Agent) handleRequest(req *mip.Request, src netip.AddrPort) {
 	}
 	a.binfo[req.Home].sessionSPI = sessionSPI
 	a.stats.Accepted++
-	attrs := []any{logging.KeyHome, r.home, logging.KeyCoA, r.coa, logging.KeyHA, r.ha,
-		logging.KeyFA, src.Addr(), logging.KeyID, r.id, logging.KeyCode, uint8(code),
-		"lifetime", lifetime, "move", how == bindMoved, "revocation", support}
 	// A renewal to the same care-of address changes nothing but the
 	// lifetime: at a high rate of renewals, one info line each would cost
-	// the agent more than the renewal itself, so it is a debug line.
+	// the agent more than the renewal itself, so it is a debug line (whose
+	// attributes are not even built unless debug is on).
 	level := slog.LevelInfo
 	if how == bindRenewed && r.session == nil {
 		level = slog.LevelDebug
 	}
-	if r.session != nil {
-		attrs = append(attrs, "session_spi", r.session.spi, "fa_session_keys", len(r.session.fas))
+	if a.log.Enabled(context.Background(), level) {
+		attrs := []any{logging.KeyHome, r.home, logging.KeyCoA, r.coa, logging.KeyHA, r.ha,
+			logging.KeyFA, src.Addr(), logging.KeyID, r.id, logging.KeyCode, uint8(code),
+			"lifetime", lifetime, "move", how == bindMoved, "revocation", support}
+		if r.session != nil {
+			attrs = append(attrs, "session_spi", r.session.spi, "fa_session_keys", len(r.session.fas))
+		}
+		a.log.Log(context.Background(), level, "registration accepted", attrs...)
 	}
-	a.log.Log(context.Background(), level, "registration accepted", attrs...)
 	a.reply(r, code, lifetime)
 }
 
