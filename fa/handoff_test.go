@@ -107,6 +107,7 @@ func TestReplyBeforeOldBranch(t *testing.T) {
 	if r, err := mip.ParseReply(first(fa2.recv())); err != nil || r.Code != mip.CodeAccepted {
 		t.Fatalf("reply %+v, %v", r, err)
 	}
+	b.do(nil) // the agent has finished with the reply
 	reply, _ := b.up.lastSentTo(fa2Addr, mip.MessageReply)
 	before, after := b.opsAround(from, reply)
 	if !hasOp(before, "add ", "ip rule add priority 2000 from 10.1.0.10/32 iif dynfa3") ||
