@@ -46,6 +46,8 @@ const (
 // UserspaceOptions configure a Userspace.
 type UserspaceOptions struct {
 	// Mux is the UDP encapsulation socket shared with IKE. Required.
+	// More can be added with AddMux, one per local address: each outbound
+	// SA leaves through the Mux bound to its Local address.
 	Mux *Mux
 	// Device names the TUN device; "" means DefaultDevice.
 	Device string
@@ -56,7 +58,8 @@ type UserspaceOptions struct {
 	Table, RulePriority int
 	// BypassPorts are UDP source ports whose datagrams never enter the
 	// device, whatever the policies say: IKE's and the encapsulation
-	// socket's. nil means 500 and the Mux's local port.
+	// socket's. nil means 500 and the local port of each Mux, including
+	// those AddMux adds later.
 	BypassPorts []uint16
 	// Logger receives changes and data path errors; nil means
 	// slog.Default().
@@ -85,7 +88,8 @@ type Drops struct {
 	// Seal: datagrams an SA refused to seal: sequence numbers used up,
 	// or a transport-mode datagram between other hosts.
 	Seal uint64
-	// Send: ESP packets the socket refused.
+	// Send: ESP packets the socket refused, or that no Mux could send
+	// (none bound to the SA's local address).
 	Send uint64
 	// UnknownSPI: ESP packets for no installed inbound SA.
 	UnknownSPI uint64
@@ -140,11 +144,10 @@ type router interface {
 }
 
 // Userspace is the Kernel of hosts without ESP in the kernel: SAs live in
-// the process, a TUN device carries the plaintext side and the Mux's socket
-// the ESP side. See the package documentation for its data path.
+// the process, a TUN device carries the plaintext side and the Muxes'
+// sockets the ESP side. See the package documentation for its data path.
 type Userspace struct {
 	log   *slog.Logger
-	mux   *Mux
 	dev   device
 	rt    router
 	name  string
@@ -157,9 +160,12 @@ type Userspace struct {
 	outbound map[SAKey]*outboundSA
 	policies map[PolicyKey]Policy
 	routes   map[netip.Prefix]*routeRef
+	muxes    []muxEntry
 	bypass   []rule
-	addSeq   uint64
-	closed   bool
+	// autoBypass: BypassPorts was nil, so each Mux's port is bypassed.
+	autoBypass bool
+	addSeq     uint64
+	closed     bool
 
 	// snap is what the data path reads; replaced, never changed, under mu.
 	snap   atomic.Pointer[snapshot]
@@ -182,11 +188,19 @@ type routeRef struct {
 	refs int
 }
 
+// muxEntry is a Mux the data path sends and receives through, and the
+// address it is bound to.
+type muxEntry struct {
+	mux   *Mux
+	local netip.AddrPort
+}
+
 // snapshot is the data path's view of the tables.
 type snapshot struct {
 	in       map[uint32]*inboundEntry // by SPI
 	out      []outboundPolicy         // most specific first
 	inPolicy map[uint32][]Selector    // inbound selectors by ReqID
+	muxes    []muxEntry               // in the order they were added
 }
 
 type inboundEntry struct {
@@ -201,7 +215,8 @@ type outboundPolicy struct {
 
 // NewUserspace creates the TUN device and the bypass rules in the network
 // namespace of the calling OS thread, and starts the data path: outbound
-// from the device, inbound through opts.Mux's ESP handler.
+// from the device, inbound through opts.Mux's ESP handler (and those of the
+// Muxes AddMux adds).
 func NewUserspace(opts UserspaceOptions) (*Userspace, error) {
 	if opts.Mux == nil {
 		return nil, fmt.Errorf("%w: userspace ESP needs a Mux", ErrInvalid)
@@ -225,7 +240,6 @@ func newUserspace(opts UserspaceOptions, name string, mtu int, dev device, rt ro
 	}
 	u := &Userspace{
 		log:      log,
-		mux:      opts.Mux,
 		dev:      dev,
 		rt:       rt,
 		name:     name,
@@ -240,26 +254,113 @@ func newUserspace(opts UserspaceOptions, name string, mtu int, dev device, rt ro
 	}
 	ports := opts.BypassPorts
 	if ports == nil {
+		u.autoBypass = true
 		ports = []uint16{IKEPort}
-		if ua, ok := opts.Mux.LocalAddr().(*net.UDPAddr); ok && ua.Port != IKEPort && ua.Port != 0 {
-			ports = append(ports, uint16(ua.Port))
+		if p := muxLocal(opts.Mux).Port(); p != IKEPort && p != 0 {
+			ports = append(ports, p)
 		}
 	}
 	for _, p := range ports {
-		r := rule{Priority: u.prio - 1, Table: tableMain, Protocol: protoUDP, SrcPort: p}
-		if err := rt.addRule(r); err != nil {
+		if err := u.addBypass(p); err != nil {
 			u.removeBypass()
 			dev.Close()
 			rt.close()
-			return nil, fmt.Errorf("esp: keep UDP port %d out of %s: %w", p, name, err)
+			return nil, err
 		}
-		u.bypass = append(u.bypass, r)
 	}
-	u.snap.Store(&snapshot{in: map[uint32]*inboundEntry{}, inPolicy: map[uint32][]Selector{}})
-	u.mux.SetESPHandler(u.receive)
+	u.muxes = []muxEntry{{mux: opts.Mux, local: muxLocal(opts.Mux)}}
+	u.publish()
+	opts.Mux.SetESPHandler(u.receive)
 	go u.transmit()
 	u.log.Info("userspace ESP data path started", "iface", name, "mtu", mtu, "table", u.table)
 	return u, nil
+}
+
+// addBypass keeps UDP datagrams from source port p out of the device.
+// Called with mu held (or before the data path starts).
+func (u *Userspace) addBypass(p uint16) error {
+	r := rule{Priority: u.prio - 1, Table: tableMain, Protocol: protoUDP, SrcPort: p}
+	if slices.Contains(u.bypass, r) {
+		return nil
+	}
+	if err := u.rt.addRule(r); err != nil {
+		return fmt.Errorf("esp: keep UDP port %d out of %s: %w", p, u.name, err)
+	}
+	u.bypass = append(u.bypass, r)
+	return nil
+}
+
+// muxLocal is the address m's socket is bound to, IPv4 unmapped; the zero
+// AddrPort if it is not a UDP address.
+func muxLocal(m *Mux) netip.AddrPort {
+	var ap netip.AddrPort
+	switch a := m.LocalAddr().(type) {
+	case *net.UDPAddr:
+		ap = a.AddrPort()
+	default:
+		ap, _ = netip.ParseAddrPort(a.String())
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+// AddMux adds an encapsulation socket, typically bound to an address the
+// host just got (a MOBIKE move's new address): outbound SAs whose Local
+// address is the Mux's leave through it, and ESP arriving on it is opened
+// like ESP on the others (the Mux's ESP handler is set). Without
+// BypassPorts in the options, the Mux's port is kept out of the device.
+// Adding a Mux already added is ErrExists.
+func (u *Userspace) AddMux(m *Mux) error {
+	if m == nil {
+		return fmt.Errorf("esp: add Mux: %w: nil Mux", ErrInvalid)
+	}
+	local := muxLocal(m)
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.closed {
+		return fmt.Errorf("esp: add Mux on %s: %w", local, ErrClosed)
+	}
+	if slices.ContainsFunc(u.muxes, func(e muxEntry) bool { return e.mux == m }) {
+		return fmt.Errorf("esp: add Mux on %s: %w", local, ErrExists)
+	}
+	if u.autoBypass && local.Port() != 0 {
+		if err := u.addBypass(local.Port()); err != nil {
+			return err
+		}
+	}
+	u.muxes = append(u.muxes, muxEntry{mux: m, local: local})
+	u.publish()
+	m.SetESPHandler(u.receive)
+	u.log.Info("ESP encapsulation socket added", "iface", u.name, "local", local)
+	return nil
+}
+
+// RemoveMux stops sending and receiving through m (an address the host
+// lost): its ESP handler is cleared; m stays open. Removing a Mux not added
+// does nothing.
+func (u *Userspace) RemoveMux(m *Mux) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	i := slices.IndexFunc(u.muxes, func(e muxEntry) bool { return e.mux == m })
+	if u.closed || i < 0 {
+		return
+	}
+	local := u.muxes[i].local
+	u.muxes = slices.Delete(u.muxes, i, i+1)
+	u.publish()
+	m.SetESPHandler(nil)
+	u.log.Info("ESP encapsulation socket removed", "iface", u.name, "local", local)
+}
+
+// Muxes returns the local addresses of the Muxes the data path uses, in
+// the order they were added.
+func (u *Userspace) Muxes() []netip.AddrPort {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	l := make([]netip.AddrPort, len(u.muxes))
+	for i, e := range u.muxes {
+		l[i] = e.local
+	}
+	return l
 }
 
 // Name implements Kernel.
@@ -269,7 +370,7 @@ func (u *Userspace) Name() string { return "userspace" }
 func (u *Userspace) Device() string { return u.name }
 
 // AddSA implements Kernel. The SA must be UDP-encapsulated: the userspace
-// data path sends and receives through the Mux's socket only.
+// data path sends and receives through its Muxes' sockets only.
 func (u *Userspace) AddSA(sa SA) error {
 	if err := sa.Check(); err != nil {
 		return fmt.Errorf("esp: add SA: %w", err)
@@ -313,7 +414,8 @@ func (u *Userspace) AddSA(sa SA) error {
 	return nil
 }
 
-// UpdateSA implements Kernel.
+// UpdateSA implements Kernel. An outbound SA whose Local address changes
+// leaves through the Mux bound to the new address from the next datagram.
 func (u *Userspace) UpdateSA(sa SA) error {
 	key := sa.Key()
 	if err := sa.Check(); err != nil {
@@ -488,7 +590,7 @@ func (u *Userspace) unsteer(sel Selector) error {
 
 // publish rebuilds the data path's snapshot. Called with mu held.
 func (u *Userspace) publish() {
-	s := &snapshot{in: make(map[uint32]*inboundEntry, len(u.inbound)), inPolicy: make(map[uint32][]Selector)}
+	s := &snapshot{in: make(map[uint32]*inboundEntry, len(u.inbound)), inPolicy: make(map[uint32][]Selector), muxes: slices.Clone(u.muxes)}
 	for k, in := range u.inbound {
 		s.in[k.SPI] = &inboundEntry{sa: in, reqID: k.ReqID}
 	}
@@ -543,8 +645,8 @@ func b2i(b bool) int {
 func (u *Userspace) Stats() Stats { return u.stats.load() }
 
 // Close implements Kernel: it stops the data path, removes the rules and
-// routes, deletes the device and forgets every SA and policy. The Mux stays
-// open (its ESP handler is cleared).
+// routes, deletes the device and forgets every SA and policy. The Muxes stay
+// open (their ESP handlers are cleared).
 func (u *Userspace) Close() error {
 	u.mu.Lock()
 	if u.closed {
@@ -552,7 +654,10 @@ func (u *Userspace) Close() error {
 		return nil
 	}
 	u.closed = true
-	u.mux.SetESPHandler(nil)
+	for _, m := range u.muxes {
+		m.mux.SetESPHandler(nil)
+	}
+	u.muxes = nil
 	var err error
 	for k := range u.policies {
 		if k.Direction == Outbound {
@@ -589,7 +694,8 @@ func (u *Userspace) removeBypass() error {
 }
 
 // transmit is the device's reader: it seals each datagram with the SA of
-// the first outbound policy that matches it and sends it to the SA's peer.
+// the first outbound policy that matches it and sends it to the SA's peer
+// through the Mux bound to the SA's local address.
 func (u *Userspace) transmit() {
 	defer close(u.reader)
 	buf := make([]byte, u.mtu+readSlack)
@@ -608,7 +714,8 @@ func (u *Userspace) transmit() {
 			u.stats.notIPv4.Add(1)
 			continue
 		}
-		sa, found := u.snap.Load().lookup(f)
+		s := u.snap.Load()
+		sa, found := s.lookup(f)
 		if !found {
 			u.stats.noPolicy.Add(1)
 			continue
@@ -623,8 +730,15 @@ func (u *Userspace) transmit() {
 			u.logEvery(&u.lastSendLog, "ESP seal failed", "spi", fmt.Sprintf("0x%08x", sa.SPI()), "err", err)
 			continue
 		}
-		remote := sa.SA().Remote
-		if err := u.mux.SendESP(out, remote); err != nil {
+		addrs := sa.SA()
+		remote := addrs.Remote
+		mux := s.muxFor(addrs.Local)
+		if mux == nil {
+			u.stats.send.Add(1)
+			u.logEvery(&u.lastSendLog, "ESP send failed: no encapsulation socket on the SA's local address", "local", addrs.Local, "remote", remote)
+			continue
+		}
+		if err := mux.SendESP(out, remote); err != nil {
 			u.stats.send.Add(1)
 			u.logEvery(&u.lastSendLog, "ESP send failed", "remote", remote, "err", err)
 			continue
@@ -646,7 +760,31 @@ func (s *snapshot) lookup(f Flow) (sa *Sealer, found bool) {
 	return nil, false
 }
 
-// receive is the Mux's ESP handler: it opens each packet with the inbound
+// muxFor returns the Mux to send an SA's packets from local: the one bound
+// to that address and port, else to that address, else to the unspecified
+// address; with a single Mux, that one. nil if none fits.
+func (s *snapshot) muxFor(local netip.AddrPort) *Mux {
+	var addrOnly, wildcard *Mux
+	for _, e := range s.muxes {
+		switch {
+		case e.local == local:
+			return e.mux
+		case e.local.Addr() == local.Addr():
+			addrOnly = cmp.Or(addrOnly, e.mux)
+		case e.local.Addr().IsUnspecified():
+			wildcard = cmp.Or(wildcard, e.mux)
+		}
+	}
+	if m := cmp.Or(addrOnly, wildcard); m != nil {
+		return m
+	}
+	if len(s.muxes) == 1 {
+		return s.muxes[0].mux
+	}
+	return nil
+}
+
+// receive is the ESP handler of every Mux: it opens each packet with the inbound
 // SA of its SPI, checks the datagram against the SA's inbound policies and
 // writes it into the device.
 func (u *Userspace) receive(pkt []byte, from netip.AddrPort) {
