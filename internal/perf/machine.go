@@ -16,6 +16,9 @@ type Machine struct {
 	GoVersion  string `json:"go"`
 	OS         string `json:"os"`
 	Arch       string `json:"arch"`
+	// Load is the 1, 5 and 15 minute load averages when the run started:
+	// other work sharing the cores moves every absolute figure.
+	Load string `json:"load"`
 }
 
 // ThisMachine describes the machine the program runs on: the CPU model
@@ -30,7 +33,20 @@ func ThisMachine() Machine {
 		GoVersion:  runtime.Version(),
 		OS:         runtime.GOOS,
 		Arch:       runtime.GOARCH,
+		Load:       loadAverage(),
 	}
+}
+
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func cpuModel() string {

@@ -194,8 +194,8 @@ func ReadReport(rd io.Reader) (*Report, error) {
 // skipped.
 func (r *Report) WriteTable(w io.Writer) error {
 	m := r.Machine
-	fmt.Fprintf(w, "machine: %s, %d cores (GOMAXPROCS %d), Linux %s, %s %s/%s\n",
-		m.CPU, m.Cores, m.GOMAXPROCS, m.Kernel, m.GoVersion, m.OS, m.Arch)
+	fmt.Fprintf(w, "machine: %s, %d cores (GOMAXPROCS %d), Linux %s, %s %s/%s, load average %s at the start\n",
+		m.CPU, m.Cores, m.GOMAXPROCS, m.Kernel, m.GoVersion, m.OS, m.Arch, m.Load)
 	if r.Command != "" {
 		fmt.Fprintf(w, "command: %s\n", r.Command)
 	}
