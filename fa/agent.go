@@ -63,6 +63,9 @@ type Agent struct {
 	advCoA   netip.Addr // the care-of address advertised: the highest agent's in a hierarchy
 	key      *rsa.PrivateKey
 	pubDER   []byte // the public key as sent in FA Public Key extensions
+	// unwrap decrypts an FA Session Key extension's ciphertext:
+	// sessionkey.UnwrapForFA.
+	unwrap func(*rsa.PrivateKey, []byte, []byte) (sessionkey.Key, error)
 	upstream net.PacketConn
 	links    []Link
 	kern     kernel.Kernel
@@ -177,6 +180,7 @@ func New(opts Options) (*Agent, error) {
 		advCoA:      cfg.AdvertisedCareOf(),
 		key:         opts.Key,
 		pubDER:      pubDER,
+		unwrap:      sessionkey.UnwrapForFA,
 		upstream:    opts.Upstream,
 		links:       opts.Links,
 		kern:        opts.Kernel,

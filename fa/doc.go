@@ -205,7 +205,12 @@
 //     first: when the MN-GFA authenticator, which covers the FA Session Key
 //     extensions, verifies with it, the key is the one the answer carries
 //     and the RSA decryption (a millisecond or two) is not needed. A new
-//     key is decrypted as before.
+//     key is decrypted before the answer is believed, as before.
+//   - An agent decrypts its key from a home agent's reply after it has
+//     passed the reply down: the mobile's Mobile-Home authenticator does
+//     not depend on it, and only later local moves need it. The binding
+//     has it when the reply has been handled (or none, logged, when it
+//     does not decrypt).
 //
 // The kernel (package nlkernel) writes its state file only when a
 // neighbour, proxy or address entry or a sysctl changes; routes and rules

@@ -2,6 +2,7 @@ package fa
 
 import (
 	"bytes"
+	"crypto/rsa"
 	"net/netip"
 	"slices"
 	"strings"
@@ -234,3 +235,31 @@ func TestKnownSessionSparesDecryption(t *testing.T) {
 }
 
 func first[A, B any](a A, _ B) A { return a }
+
+// TestHomeReplyBeforeDecryption: an agent passes the home agent's reply
+// down before it decrypts its own session key, which only later local
+// moves need; the binding has the key once the reply has been handled.
+func TestHomeReplyBeforeDecryption(t *testing.T) {
+	b := newBed(t, highestConfig())
+	fa1 := b.peer(coa)
+	var sentBefore []sentMark
+	b.do(func(*State) {
+		unwrap := b.agent.unwrap
+		b.agent.unwrap = func(priv *rsa.PrivateKey, ct, label []byte) (sessionkey.Key, error) {
+			b.up.mu.Lock()
+			sentBefore = slices.Clone(b.up.sent)
+			b.up.mu.Unlock()
+			return unwrap(priv, ct, label)
+		}
+	})
+	registerHighest(t, b, fa1, mip.TimestampID(start), 300)
+	v, ok := b.visitorOf(home)
+	if !ok || !v.HasKey || v.Key != testSess.key {
+		t.Fatalf("visitor %+v, want the session key", v)
+	}
+	if !slices.ContainsFunc(sentBefore, func(m sentMark) bool {
+		return m.to.Addr() == coa && len(m.payload) > 0 && m.payload[0] == byte(mip.MessageReply)
+	}) {
+		t.Error("the session key was decrypted before the reply went down to the lower agent")
+	}
+}

@@ -152,22 +152,17 @@ func (a *Agent) localReply(req *mip.Request, sess session, lifetime uint16) ([]b
 	return mip.AppendAuth(out, mip.TypeGeneralizedAuth, sess.sa())
 }
 
-// replySession finds the agent's own FA Session Key extension in an
-// accepting reply (by the agent's address), decrypts it, and returns the
-// session with the FA Session Key extensions that follow the mobile's
-// authenticator for the agents below. A local answer (an MN-GFA
-// authenticator instead of a Mobile-Home one) must carry the agent's key
-// and verify with it; without it, or with a key that does not decrypt, it
-// is an error. A home agent's reply without a usable key for this agent
-// confirms the binding without a session (nil): the mobile's moves then
-// go up to the home agent.
-func (a *Agent) replySession(home netip.Addr, r *mip.Reply) (*session, []mip.FASessionKey, error) {
+// replyKeys reads the FA Session Key extensions of an accepting reply: the
+// agent's own (found by its address; nil when there is none, with the error
+// that kept it from being found), those after the mobile's authenticator
+// for the agents below, and whether the reply is a switching agent's answer
+// (an MN-GFA authenticator instead of a Mobile-Home one).
+func (a *Agent) replyKeys(r *mip.Reply) (own *mip.FASessionKey, below []mip.FASessionKey, local bool, kerr error) {
 	m := mobileAuthIndex(r)
 	_, mh := r.Auth(mip.TypeMobileHome)
 	_, gfa := r.Auth(mip.TypeGeneralizedAuth)
-	local := mh < 0 && gfa >= 0
+	local = mh < 0 && gfa >= 0
 	keys, kerr := mip.FASessionKeys(r.Extensions)
-	var below []mip.FASessionKey
 	if m+1 < len(r.Extensions) {
 		after, _ := mip.FASessionKeys(r.Extensions[m+1:])
 		for _, k := range after {
@@ -176,47 +171,57 @@ func (a *Agent) replySession(home netip.Addr, r *mip.Reply) (*session, []mip.FAS
 			}
 		}
 	}
-	var own *mip.FASessionKey
 	for i := range keys {
 		if keys[i].Agent == a.careOf {
 			own = &keys[i]
 			break
 		}
 	}
+	return own, below, local, kerr
+}
+
+// localSession is the session of a switching agent's answer r: it must
+// carry the agent's key (own) and verify with it. A key the agent held for
+// the mobile before under the same SPI is tried first (knownSession), which
+// spares the RSA decryption.
+func (a *Agent) localSession(home netip.Addr, r *mip.Reply, own *mip.FASessionKey) (*session, error) {
 	if own == nil {
-		if local {
-			return nil, nil, fmt.Errorf("local answer without a session key for %s", a.careOf)
-		}
-		a.log.Warn("reply without a session key for this agent; binding confirmed without one",
-			logging.KeyHome, home, logging.KeyID, r.ID, logging.KeyErr, kerr)
-		return nil, below, nil
+		return nil, fmt.Errorf("local answer without a session key for %s", a.careOf)
 	}
-	if local {
-		// A mobile coming back under a session key this agent held
-		// for it: the answer's MN-GFA authenticator, which covers the
-		// FA Session Key extensions, verifies with that key, which
-		// spares the RSA decryption (a millisecond or two) on the
-		// answer's way to the mobile.
-		if sess, ok := a.knownSession(home, own.SPI, r); ok {
-			return &sess, below, nil
-		}
+	// A mobile coming back under a session key this agent held for it:
+	// the answer's MN-GFA authenticator, which covers the FA Session Key
+	// extensions, verifies with that key, which spares the RSA decryption
+	// (a millisecond or two) on the answer's way to the mobile.
+	if sess, ok := a.knownSession(home, own.SPI, r); ok {
+		return &sess, nil
 	}
-	key, err := sessionkey.UnwrapForFA(a.key, own.Ciphertext, sessionkey.Label(home))
+	key, err := a.unwrap(a.key, own.Ciphertext, sessionkey.Label(home))
 	if err != nil {
-		if local {
-			return nil, nil, err
-		}
-		a.log.Warn("session key does not decrypt; binding confirmed without one",
-			logging.KeyHome, home, logging.KeyID, r.ID, logging.KeyErr, err)
-		return nil, below, nil
+		return nil, err
 	}
 	sess := &session{key: key, spi: own.SPI}
-	if local {
-		if err := mip.VerifyReply(r.Raw(), mip.TypeGeneralizedAuth, sess.sa()); err != nil {
-			return nil, nil, err
-		}
+	if err := mip.VerifyReply(r.Raw(), mip.TypeGeneralizedAuth, sess.sa()); err != nil {
+		return nil, err
 	}
-	return sess, below, nil
+	return sess, nil
+}
+
+// homeSession is the session of a home agent's reply r: the agent's key
+// (own) decrypted. Without a usable one the binding is confirmed without a
+// session (nil, logged): the mobile's moves then go up to the home agent.
+func (a *Agent) homeSession(home netip.Addr, r *mip.Reply, own *mip.FASessionKey, kerr error) *session {
+	if own == nil {
+		a.log.Warn("reply without a session key for this agent; binding confirmed without one",
+			logging.KeyHome, home, logging.KeyID, r.ID, logging.KeyErr, kerr)
+		return nil
+	}
+	key, err := a.unwrap(a.key, own.Ciphertext, sessionkey.Label(home))
+	if err != nil {
+		a.log.Warn("session key does not decrypt; binding confirmed without one",
+			logging.KeyHome, home, logging.KeyID, r.ID, logging.KeyErr, err)
+		return nil
+	}
+	return &session{key: key, spi: own.SPI}
 }
 
 // mobileAuthIndex is the index of the mobile's authenticator in a reply:

@@ -50,14 +50,28 @@ func (a *Agent) handleReply(ev event) {
 	register := r.Code.Accepted() && p.Lifetime != 0 && r.Lifetime != 0
 	var sess *session
 	var below []mip.FASessionKey
+	// A home agent's reply is passed down before the agent decrypts its
+	// own session key (an RSA private-key operation, a millisecond or
+	// two), which only later local moves need; a switching agent's answer
+	// is believed only once its MN-GFA authenticator verifies with that
+	// key, so it is decrypted first.
+	var own *mip.FASessionKey
+	var keyErr error
+	homeKey := false
 	if register && a.cfg.Hierarchy() {
-		var err error
-		if sess, below, err = a.replySession(p.Home, r); err != nil {
-			a.counts.auth.Add(1)
-			a.log.Warn("reply's session key unusable", logging.KeyHome, r.Home, logging.KeyID, r.ID,
-				"src", ev.src, logging.KeyErr, err)
-			a.deny(p.Down, p.Home, p.HA, p.CareOf, p.ID, mip.CodeFAHomeAgentAuthFailed, 0, "session key: "+err.Error())
-			return
+		var local bool
+		own, below, local, keyErr = a.replyKeys(r)
+		if local {
+			var err error
+			if sess, err = a.localSession(p.Home, r, own); err != nil {
+				a.counts.auth.Add(1)
+				a.log.Warn("reply's session key unusable", logging.KeyHome, r.Home, logging.KeyID, r.ID,
+					"src", ev.src, logging.KeyErr, err)
+				a.deny(p.Down, p.Home, p.HA, p.CareOf, p.ID, mip.CodeFAHomeAgentAuthFailed, 0, "session key: "+err.Error())
+				return
+			}
+		} else {
+			homeKey = true
 		}
 	}
 
@@ -78,9 +92,6 @@ func (a *Agent) handleReply(ev event) {
 				infinite: r.Lifetime == mip.Infinite && p.Lifetime == mip.Infinite,
 				down:     p.Down, up: p.Up, sess: sess,
 			})
-			a.log.Info("registration accepted", logging.KeyHome, p.Home, logging.KeyCoA, p.CareOf,
-				logging.KeyHA, p.HA, logging.KeyID, p.ID, logging.KeyCode, uint8(r.Code),
-				logging.KeyIface, p.Down.Iface, "lifetime", lifetime, "down", p.Down.String(), "session_key", sess != nil)
 		}
 	} else {
 		a.stats.countDeniedUpstream(r.Code)
@@ -103,6 +114,32 @@ func (a *Agent) handleReply(ev event) {
 	}
 	a.sendDown(p.Down, p.Home, out)
 	a.dropStale(stale)
+	if register {
+		if homeKey {
+			if sess = a.homeSession(p.Home, r, own, keyErr); sess != nil {
+				a.keepSession(p.Home, *sess)
+			}
+		}
+		a.log.Info("registration accepted", logging.KeyHome, p.Home, logging.KeyCoA, p.CareOf,
+			logging.KeyHA, p.HA, logging.KeyID, p.ID, logging.KeyCode, uint8(r.Code),
+			logging.KeyIface, p.Down.Iface, "lifetime", min(r.Lifetime, p.Lifetime), "down", p.Down.String(),
+			"session_key", sess != nil)
+	}
+}
+
+// keepSession gives home's visitor binding the session key of the reply
+// that confirmed it, decrypted once the reply was on its way down.
+func (a *Agent) keepSession(home netip.Addr, s session) {
+	b, ok := a.visitors.Get(home)
+	if !ok {
+		return
+	}
+	b.Key, b.HasKey, b.SPI = s.key, true, s.spi
+	if _, _, err := a.visitors.Put(b); err != nil {
+		a.log.Error("visitor entry rejected", logging.KeyHome, home, logging.KeyErr, err)
+		return
+	}
+	a.touchSession(s, a.clock.Now())
 }
 
 // mobilePart is the reply as the mobile receives it: the bytes up to and
