@@ -58,14 +58,14 @@ var ErrStopped = errors.New("fa: agent stopped")
 // Agent is a foreign agent. New makes one, Run runs it; Do and Stats reach
 // its state from other goroutines.
 type Agent struct {
-	cfg      Config
-	careOf   netip.Addr // the agent's own address upstream; tunnels start here
-	advCoA   netip.Addr // the care-of address advertised: the highest agent's in a hierarchy
-	key      *rsa.PrivateKey
-	pubDER   []byte // the public key as sent in FA Public Key extensions
+	cfg    Config
+	careOf netip.Addr // the agent's own address upstream; tunnels start here
+	advCoA netip.Addr // the care-of address advertised: the highest agent's in a hierarchy
+	key    *rsa.PrivateKey
+	pubDER []byte // the public key as sent in FA Public Key extensions
 	// unwrap decrypts an FA Session Key extension's ciphertext:
 	// sessionkey.UnwrapForFA.
-	unwrap func(*rsa.PrivateKey, []byte, []byte) (sessionkey.Key, error)
+	unwrap   func(*rsa.PrivateKey, []byte, []byte) (sessionkey.Key, error)
 	upstream net.PacketConn
 	links    []Link
 	kern     kernel.Kernel
