@@ -27,7 +27,7 @@
 //
 //   - get_status: agent "fa", version, the data path the kernel took, the
 //     uptime of the process, and the counters of Stats.Counters under their
-//     API names ("bindings" for visitors, "pending", "tunnels", "requests",
+//     API names ("bindings" for visitors, "pending", "tunnels" (idle ones in "tunnels.idle"), "requests",
 //     "relayed", "accepted", "denied.<code>" for the agent's own denials and
 //     the home agent's relayed down, "replies", "timeouts",
 //     "discards.<reason>", "advertisements", ...);
