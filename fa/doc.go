@@ -27,10 +27,10 @@
 //
 //   - get_status: agent "fa", version, the data path the kernel took, the
 //     uptime of the process, and the counters of Stats.Counters under their
-//     API names ("bindings" for visitors, "pending", "tunnels" (idle ones in "tunnels.idle"), "requests",
-//     "relayed", "accepted", "denied.<code>" for the agent's own denials and
-//     the home agent's relayed down, "replies", "timeouts",
-//     "discards.<reason>", "advertisements", ...);
+//     API names ("bindings" for visitors, "pending", "tunnels" and of them
+//     "tunnels.idle", "requests", "relayed", "accepted", "denied.<code>"
+//     for the agent's own denials and the home agent's relayed down,
+//     "replies", "timeouts", "discards.<reason>", "advertisements", ...);
 //   - get_tunnels and get_tunnel_info: one record per visitor (State
 //     "registered", or "renewing" while a newer request waits) and one per
 //     mobile whose first request waits ("pending", Lifetime the one asked
