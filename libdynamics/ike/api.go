@@ -243,7 +243,8 @@ func (e *Engine) Move(ctx context.Context, spi ikev2.SPI, local netip.Addr) erro
 }
 
 // AddSocket adds a socket (for example on an address the host just got)
-// and starts reading it.
+// and starts reading it; its Mux, if any, is given to the ESP data path
+// (see Options.ESP).
 func (e *Engine) AddSocket(ctx context.Context, s Socket) error {
 	sk, err := newSock(s)
 	if err != nil {
@@ -257,6 +258,9 @@ func (e *Engine) AddSocket(ctx context.Context, s Socket) error {
 				return
 			}
 		}
+		if addErr = e.addMux(sk); addErr != nil {
+			return
+		}
 		e.socks = append(e.socks, sk)
 		e.startReader(sk)
 	})
@@ -267,7 +271,8 @@ func (e *Engine) AddSocket(ctx context.Context, s Socket) error {
 }
 
 // RemoveSocket stops using the socket bound to local (an address the host
-// lost); the engine stops reading it but does not close it.
+// lost); the engine stops reading it but does not close it, and the ESP
+// data path stops using its Mux.
 func (e *Engine) RemoveSocket(ctx context.Context, local netip.AddrPort) error {
 	return e.Do(ctx, func(*State) {
 		for i, s := range e.socks {
@@ -275,6 +280,7 @@ func (e *Engine) RemoveSocket(ctx context.Context, local netip.AddrPort) error {
 				s.done = true
 				s.removed.Store(true)
 				e.socks = append(e.socks[:i], e.socks[i+1:]...)
+				e.removeMux(s)
 				_ = s.conn.SetReadDeadline(time.Unix(1, 0))
 				return
 			}

@@ -15,7 +15,14 @@
 // DeleteChild, Delete, Liveness, Move, AddSocket, RemoveSocket) enter the
 // loop and wait for the exchange they start; Do runs a function in the loop
 // with the State view (SAs, Stats). Tests run two engines over
-// internal/memnet with a fake esp.Kernel.
+// internal/memnet with a fake esp.Kernel that seals and opens ESP through
+// the engines' Muxes.
+//
+// When the esp.Kernel is an esp.Userspace (it has AddMux and RemoveMux),
+// the engine gives it the Mux of each socket it gets (New, AddSocket) and
+// takes back those RemoveSocket removes: each child SA's ESP then leaves
+// through the Mux bound to its IKE SA's local address, so after a MOBIKE
+// move the data path follows the IKE SA to the new address.
 //
 // # Exchanges
 //
@@ -84,6 +91,5 @@
 //
 // Not done: IKE fragmentation (RFC 7383), EAP, configuration payloads,
 // simultaneous rekey collision handling (section 2.8.1), windows larger
-// than one. After this side's address moves, an esp.Userspace still sends
-// ESP through the Mux it was built with, so its address must stay.
+// than one.
 package ike

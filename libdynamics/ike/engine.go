@@ -50,7 +50,11 @@ type Options struct {
 	// port 500 and one NAT-T socket (a Mux) on port 4500.
 	Sockets []Socket
 	// ESP is where child SAs and their policies are installed; nil
-	// negotiates them without installing anything.
+	// negotiates them without installing anything. When it sends ESP
+	// through the engine's Muxes (an esp.Userspace: it has AddMux and
+	// RemoveMux), the engine gives it the Mux of every socket it gets, in
+	// New and AddSocket, and takes back the Mux of a socket RemoveSocket
+	// removes, so each child SA's ESP leaves from its IKE SA's address.
 	ESP esp.Kernel
 	// Clock, Logger and Rand default to the system's, slog.Default() and
 	// crypto/rand (SPIs, nonces, cookies).
@@ -191,9 +195,39 @@ func New(opts Options) (*Engine, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := e.addMux(sk); err != nil {
+			return nil, err
+		}
 		e.socks = append(e.socks, sk)
 	}
 	return e, nil
+}
+
+// muxUser is an esp.Kernel whose data path sends and receives ESP through
+// the engine's Muxes (esp.Userspace).
+type muxUser interface {
+	AddMux(*esp.Mux) error
+	RemoveMux(*esp.Mux)
+}
+
+// addMux gives the ESP data path the Mux of a socket the engine gets; one
+// it already has (the Mux it was built with) is fine.
+func (e *Engine) addMux(s *sock) error {
+	mu, ok := e.esp.(muxUser)
+	if !ok || s.mux == nil {
+		return nil
+	}
+	if err := mu.AddMux(s.mux); err != nil && !errors.Is(err, esp.ErrExists) {
+		return fmt.Errorf("ike: ESP through the socket on %s: %w", s.local, err)
+	}
+	return nil
+}
+
+// removeMux takes back the Mux of a socket the engine stops using.
+func (e *Engine) removeMux(s *sock) {
+	if mu, ok := e.esp.(muxUser); ok && s.mux != nil {
+		mu.RemoveMux(s.mux)
+	}
 }
 
 func newSock(s Socket) (*sock, error) {

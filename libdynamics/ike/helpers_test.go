@@ -17,19 +17,21 @@ import (
 	"github.com/dynamics-go/dynamics/libdynamics/esp"
 )
 
-// fakeESP is an esp.Kernel that records what the engine installs.
+// fakeESP is an esp.Kernel that records what the engine installs, with a
+// small data path over the engine's Muxes (datapath_test.go).
 type fakeESP struct {
 	mu       sync.Mutex
 	sas      map[esp.SAKey]esp.SA
 	policies map[esp.PolicyKey]esp.Policy
 	updates  int
 	fail     error // returned by AddSA when set
+	dp       dataPath
 }
 
 var _ esp.Kernel = (*fakeESP)(nil)
 
 func newFakeESP() *fakeESP {
-	return &fakeESP{sas: map[esp.SAKey]esp.SA{}, policies: map[esp.PolicyKey]esp.Policy{}}
+	return &fakeESP{sas: map[esp.SAKey]esp.SA{}, policies: map[esp.PolicyKey]esp.Policy{}, dp: newDataPath()}
 }
 
 func (f *fakeESP) Name() string { return "fake" }
@@ -47,6 +49,7 @@ func (f *fakeESP) AddSA(sa esp.SA) error {
 		return esp.ErrExists
 	}
 	f.sas[sa.Key()] = sa
+	f.dp.add(sa)
 	return nil
 }
 
@@ -67,6 +70,7 @@ func (f *fakeESP) DeleteSA(k esp.SAKey) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.sas, k)
+	f.dp.remove(k)
 	return nil
 }
 

@@ -241,7 +241,9 @@ var (
 // TestInteropInitiator: this engine initiates to charon, both proposal
 // families, UDP both ways through the child SA; then the mobile side's
 // address moves, MOBIKE keeps the IKE SA, charon rekeys the child SA (its
-// libipsec cannot move SAs) and this engine answers.
+// libipsec cannot move SAs) and this engine answers; UDP goes both ways
+// through the new child SA from the new address, with the old address's
+// sockets removed.
 func TestInteropInitiator(t *testing.T) {
 	swantest.Require(t)
 	for _, f := range interopFamilies {
@@ -283,6 +285,17 @@ func TestInteropInitiator(t *testing.T) {
 			if err := mn.e.Move(ctx(t), info.LocalSPI, netip.MustParseAddr(swantest.MNMoved)); err != nil {
 				t.Fatal(err)
 			}
+			if got := mn.us.Muxes(); len(got) != 2 || got[1].Addr().String() != swantest.MNMoved {
+				t.Errorf("the data path's sockets after AddSocket: %v", got)
+			}
+			for _, port := range []uint16{500, 4500} {
+				if err := mn.e.RemoveSocket(ctx(t), netip.AddrPortFrom(netip.MustParseAddr(swantest.MNAddr), port)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := mn.us.Muxes(); len(got) != 1 || got[0].Addr().String() != swantest.MNMoved {
+				t.Errorf("the data path's sockets after RemoveSocket: %v", got)
+			}
 			mnNS.Run("ip", "addr", "del", swantest.MNAddr+"/24", "dev", swantest.Dev)
 			out, err = charon.WaitSAs(20*time.Second, regexp.MustCompile(`remote 'mn@example.org' @ `+regexp.QuoteMeta(swantest.MNMoved)), reInstalled)
 			if err != nil {
@@ -304,6 +317,12 @@ func TestInteropInitiator(t *testing.T) {
 			})
 			if s := mn.only(); s.Local.Addr().String() != swantest.MNMoved {
 				t.Errorf("our SA is at %s after the move", s.Local)
+			}
+			// The data path after the move, through charon's new child.
+			udpEcho(t, mnNS, swantest.MNInner, haNS, swantest.HAInner)
+			udpEcho(t, haNS, swantest.HAInner, mnNS, swantest.MNInner)
+			if st := mn.us.Stats(); st.Drops.Send != 0 {
+				t.Errorf("ESP the data path could not send: %+v", st.Drops)
 			}
 			checkCapture(t, stop(), mn.keys.String(), charon)
 		})

@@ -1,6 +1,7 @@
 package ike
 
 import (
+	"bytes"
 	"net/netip"
 	"sync"
 	"testing"
@@ -46,19 +47,31 @@ func (nd *node) outer() map[esp.Direction][2]netip.AddrPort {
 // UPDATE_SA_ADDRESSES come from the new address, the responder answers
 // with COOKIE2 echoed and NAT detection, runs a return routability check
 // to the new address, and both sides' child SAs follow; the IKE SA is the
-// same one.
+// same one. ESP goes both ways before the move, after it (leaving from the
+// new address), after the responder's rekey, and once the old address's
+// sockets are removed.
 func TestMOBIKEMove(t *testing.T) {
 	mn, ha, n := mobikePair(t, nil)
 	info := up(t, mn)
 	if !info.MOBIKE || !info.Encap {
 		t.Fatalf("SA %+v: MOBIKE floats to port 4500", info)
 	}
+	espEcho(t, mn, ha, "before the move")
 	mn.addAddress(mnMoved)
 	var mu sync.Mutex
 	var fromNew []string
+	var espFrom netip.AddrPort // source of the last ESP packet to the responder
+	lastESP := func() netip.AddrPort {
+		mu.Lock()
+		defer mu.Unlock()
+		return espFrom
+	}
 	n.Drop = func(from, to netip.AddrPort, b []byte) bool {
 		mu.Lock()
 		defer mu.Unlock()
+		if len(b) > 4 && !bytes.Equal(b[:4], []byte{0, 0, 0, 0}) && to.Addr().String() == haAddr {
+			espFrom = from
+		}
 		if len(b) > 4 {
 			if m, err := ikev2.Parse(b[4:]); err == nil {
 				dir := "request"
@@ -106,6 +119,10 @@ func TestMOBIKEMove(t *testing.T) {
 	}
 	checkChildPair(t, mn, ha, info.Children[0].InSPI)
 	checkChildPair(t, ha, mn, info.Children[0].OutSPI)
+	espEcho(t, mn, ha, "after the move")
+	if f := lastESP(); f != moved {
+		t.Errorf("ESP from %s after the move, want %s", f, moved)
+	}
 	// The responder can rekey the child right after (as charon does).
 	if _, err := ha.e.RekeyChild(ctx(t), b.LocalSPI, b.Children[0].InSPI); err != nil {
 		t.Fatal(err)
@@ -114,6 +131,29 @@ func TestMOBIKEMove(t *testing.T) {
 		c := mn.only().Children
 		return len(c) == 1 && c[0].InSPI != info.Children[0].InSPI
 	})
+	eventually(t, "the responder's old child deleted", func() bool {
+		c := ha.only().Children
+		return len(c) == 1 && c[0].InSPI != b.Children[0].InSPI
+	})
+	espEcho(t, mn, ha, "after the responder's rekey")
+	if f := lastESP(); f != moved {
+		t.Errorf("ESP from %s after the rekey, want %s", f, moved)
+	}
+
+	// The old address goes: its sockets, and the data path's Mux with them.
+	old := netip.MustParseAddr(mnAddr)
+	if !mn.esp.muxAddrs()[netip.AddrPortFrom(old, 4500)] || !mn.esp.muxAddrs()[moved] {
+		t.Errorf("the engine handed over the Muxes %v, want the old and the new address's", mn.esp.muxAddrs())
+	}
+	for _, port := range []uint16{500, 4500} {
+		if err := mn.e.RemoveSocket(ctx(t), netip.AddrPortFrom(old, port)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := mn.esp.muxAddrs(); len(got) != 1 || !got[moved] {
+		t.Errorf("Muxes after RemoveSocket %v, want only %s", got, moved)
+	}
+	espEcho(t, mn, ha, "without the old address")
 }
 
 // TestMOBIKEAddresses: the initiator announces its other addresses; the
