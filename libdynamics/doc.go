@@ -9,4 +9,10 @@
 //   - kernel: the declarative kernel interface and its fake; kernel/nlkernel
 //     realises it with netlink, ipip the userspace IP-in-IP data path.
 //   - config, logging: the Dynamics configuration format and logging setup.
+//   - ikev2, ikev2/ikecrypto: the IKEv2 message codec (RFC 7296) and its
+//     key derivation and protection.
+//   - ike: the IKEv2 engine with MOBIKE (RFC 4555) and NAT traversal.
+//   - esp: ESP (RFC 4303) SAs and policies behind a Kernel interface,
+//     realised with XFRM or in userspace over a TUN device, with UDP
+//     encapsulation (RFC 3948).
 package libdynamics
