@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -24,7 +25,8 @@ type HandoffOptions struct {
 	// LocalMoves is how many moves between fa1 and fa2 under gfa are
 	// measured (default 10).
 	LocalMoves int
-	// Dwell is how long the mobile stays at each stop (default 2 s).
+	// Dwell is how long the mobile stays at each stop at least (default
+	// 2 s); up to one advertisement interval more is added at random.
 	Dwell time.Duration
 	// PingInterval is the ping's interval (default 10 ms: 100 a second).
 	PingInterval time.Duration
@@ -49,6 +51,11 @@ func (o HandoffOptions) withDefaults() HandoffOptions {
 	}
 	return o
 }
+
+// handoffAdvInterval is the agents' AgentAdvInterval on the bed: a mobile
+// notices a move when it hears the new agent's advertisement, so the
+// interval bounds the time a move goes unnoticed.
+const handoffAdvInterval = 500 * time.Millisecond
 
 // Move is one move of the mobile on the testbed and what was measured.
 type Move struct {
@@ -125,7 +132,8 @@ func Handoff(ctx context.Context, opts HandoffOptions) (res HandoffResult, err e
 		return res, err
 	}
 	bed, err := testbed.New(testbed.Options{Hierarchical: true, Lifetime: 300 * time.Second, LogDir: dir,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		AdvInterval: handoffAdvInterval,
+		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		if errors.Is(err, testbed.ErrNotRoot) {
 			return res, ErrNotRoot
@@ -189,7 +197,10 @@ func Handoff(ctx context.Context, opts HandoffOptions) (res HandoffResult, err e
 				time.Sleep(20 * time.Millisecond)
 			}
 		}
-		if rest := opts.Dwell - time.Since(m.At); rest > 0 {
+		// A random part of the stay spreads the moves over the phase of
+		// the agents' advertisements, which the time to notice a move
+		// depends on.
+		if rest := opts.Dwell + rand.N(handoffAdvInterval) - time.Since(m.At); rest > 0 {
 			time.Sleep(rest)
 		}
 		after, err := counter(admin, "requests")
