@@ -146,10 +146,13 @@ func (p *pair) state() map[string]string {
 	}
 }
 
+// linkNames lists the links of `ip -o link` output. Only numbered lines
+// are links: ip also prints notes such as "Peer netns reference is
+// invalid." while a veth's peer namespace is going away.
 func linkNames(out string) string {
 	var names []string
 	for _, l := range strings.Split(out, "\n") {
-		if f := strings.Fields(l); len(f) > 1 {
+		if f := strings.Fields(l); len(f) > 1 && strings.HasSuffix(f[0], ":") && strings.Trim(f[0], "0123456789:") == "" {
 			names = append(names, strings.SplitN(strings.TrimSuffix(f[1], ":"), "@", 2)[0])
 		}
 	}
