@@ -101,8 +101,11 @@
 // Outbound, one goroutine reads the device, finds the most specific
 // matching outbound policy (longer destination prefix, then longer source
 // prefix, then protocol, then ports), seals the datagram with the newest SA
-// of the policy's ReqID and sends it through the Mux to the SA's remote
-// address and port. Inbound, the Mux's reader finds the inbound SA by SPI
+// of the policy's ReqID and sends it to the SA's remote address and port
+// through the Mux bound to the SA's local address: a Userspace holds one
+// Mux per local address (AddMux, RemoveMux), so after a MOBIKE move the
+// SA's traffic leaves from the new address. Inbound, each Mux's reader
+// finds the inbound SA by SPI
 // alone (RFC 4303 section 2.1: the source address may change under a NAT),
 // opens the packet, checks the datagram against the inbound policies of the
 // SA's ReqID (RFC 4301 section 5.2) and writes it into the device. Stats
