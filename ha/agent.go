@@ -67,6 +67,10 @@ var ErrStopped = errors.New("ha: agent stopped")
 // Agent is a home agent. New makes one, Run runs it; Do and Stats reach its
 // state from other goroutines.
 type Agent struct {
+	// releaseAfterReply are the care-of addresses whose tunnel reference a
+	// move gave up, released once the reply has been sent (loop-owned).
+	releaseAfterReply []netip.Addr
+
 	cfg    Config
 	conn   net.PacketConn
 	link   link.Conn

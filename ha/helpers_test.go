@@ -57,6 +57,36 @@ type bed struct {
 	logs   *logBuffer
 	stop   func() error
 	nextID uint64
+	// sent records, for each datagram the agent sent, where to and how
+	// many kernel changes had been made by then.
+	sent *sentLog
+}
+
+// sentLog is what markConn records.
+type sentLog struct {
+	mu   sync.Mutex
+	list []sentMark
+}
+
+type sentMark struct {
+	dst net.Addr
+	ops int
+}
+
+// markConn is the agent's socket, recording each send against the fake
+// kernel's change count, so a test can tell what the agent did before and
+// after it answered.
+type markConn struct {
+	net.PacketConn
+	kern *kernel.Fake
+	log  *sentLog
+}
+
+func (c *markConn) WriteTo(b []byte, to net.Addr) (int, error) {
+	c.log.mu.Lock()
+	c.log.list = append(c.log.list, sentMark{to, c.kern.Changes()})
+	c.log.mu.Unlock()
+	return c.PacketConn.WriteTo(b, to)
 }
 
 type logBuffer struct {
@@ -130,6 +160,7 @@ func newBedRand(t *testing.T, cfg Config, random io.Reader) *bed {
 		mnHome: listen(t, n, home),
 		mnCo:   listen(t, n, colocated),
 		logs:   &logBuffer{},
+		sent:   &sentLog{},
 	}
 	b.kern.SetSysctl("net/ipv4/ip_forward", "0")
 	halink := b.hub.Attach(link.Info{Name: "eth0", Index: 2, HWAddr: haMAC})
@@ -138,7 +169,7 @@ func newBedRand(t *testing.T, cfg Config, random io.Reader) *bed {
 	log := slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	b.agent, err = New(Options{
 		Config: cfg,
-		Conn:   conn,
+		Conn:   &markConn{PacketConn: conn, kern: b.kern, log: b.sent},
 		Link:   halink,
 		Kernel: b.kern,
 		Clock:  b.clock,

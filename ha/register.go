@@ -190,6 +190,15 @@ func (a *Agent) handleRequest(req *mip.Request, src netip.AddrPort) {
 	a.reply(r, code, lifetime)
 }
 
+// releaseDeferred releases the tunnels moves left behind, once the replies
+// queued with them have been written (flush calls it).
+func (a *Agent) releaseDeferred() {
+	for _, coa := range a.releaseAfterReply {
+		a.releaseTunnel(a.cfg.HAIPAddress, coa)
+	}
+	a.releaseAfterReply = a.releaseAfterReply[:0]
+}
+
 // handlePoorRequest answers a request whose extensions do not parse with
 // code 134. The reply is authenticated when the mobile node is known.
 func (a *Agent) handlePoorRequest(p poorRequest, src netip.AddrPort) {
@@ -343,7 +352,10 @@ func (a *Agent) bind(req *mip.Request, src netip.AddrPort, lifetime uint16, supp
 	}
 	if had {
 		a.revokeOld(old, src.Addr())
-		a.releaseTunnel(ha, old.CareOf)
+		// The old tunnel goes after the reply: deleting a device can take
+		// tens of milliseconds the mobile would otherwise wait for, and
+		// nothing routes into it any more.
+		a.releaseAfterReply = append(a.releaseAfterReply, old.CareOf)
 	}
 	nb.Value = uint32(tun.ID)
 	if _, _, err := a.bindings.Put(nb); err != nil {

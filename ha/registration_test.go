@@ -445,3 +445,41 @@ func TestShutdownRemovesBindings(t *testing.T) {
 		t.Errorf("Do after Run: %v, want ErrStopped", err)
 	}
 }
+
+// A move answers the mobile before the old care-of tunnel is deleted
+// (deleting a device is slow), and after the new tunnel and route exist.
+func TestMoveRepliesBeforeReleasingOldTunnel(t *testing.T) {
+	b := newBed(t, testConfig())
+	b.register(req{})
+	b.register(req{coa: fa2Addr})
+	ops := b.kern.Ops()
+	b.sent.mu.Lock()
+	defer b.sent.mu.Unlock()
+	reply := -1
+	for _, m := range b.sent.list {
+		if m.dst.String() == netip.AddrPortFrom(fa2Addr, 434).String() {
+			reply = m.ops
+		}
+	}
+	if reply < 0 {
+		t.Fatal("no datagram sent to fa2")
+	}
+	delAt, addAt := -1, -1
+	for i, op := range ops {
+		if strings.HasPrefix(op, "del ") && strings.Contains(op, "dynha1") && strings.Contains(op, "tunnel") {
+			delAt = i
+		}
+		if strings.HasPrefix(op, "add ") && strings.Contains(op, "dynha2") {
+			addAt = i
+		}
+	}
+	if delAt < 0 || addAt < 0 {
+		t.Fatalf("kernel changes %q: no new tunnel or no deletion of the old one", ops)
+	}
+	if addAt >= reply {
+		t.Errorf("the new tunnel was made after the reply (change %d, reply after %d): %q", addAt, reply, ops)
+	}
+	if delAt < reply {
+		t.Errorf("the old tunnel was deleted before the reply (change %d, reply after %d): %q", delAt, reply, ops)
+	}
+}

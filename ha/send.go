@@ -63,7 +63,11 @@ func (a *Agent) send(kind outKind, home netip.Addr, b []byte, dst netip.AddrPort
 
 // flush writes the queued datagrams in order, counts the replies sent and
 // logs each one that could not be sent.
+//
+// Tunnels a move gave up are released afterwards (releaseDeferred), so the
+// mobile's reply never waits for a device to be deleted.
 func (a *Agent) flush() {
+	defer a.releaseDeferred()
 	q := a.out.queue
 	if len(q) == 0 {
 		return
