@@ -6,7 +6,9 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/vishvananda/netns"
 )
@@ -26,7 +28,8 @@ func newNamespace(base string) (*namespace, error) {
 	if _, err := exec.LookPath("ip"); err != nil {
 		return nil, fmt.Errorf("perf: needs iproute2's ip: %w", err)
 	}
-	ns := &namespace{name: fmt.Sprintf("dynbench%d-%s", os.Getpid(), base)}
+	sweepNamespaces()
+	ns := &namespace{name: fmt.Sprintf("%s%d-%s", nsPrefix, os.Getpid(), base)}
 	_ = exec.Command("ip", "netns", "del", ns.name).Run() // a leftover of an earlier run with this pid
 	if err := ipRun("netns", "add", ns.name); err != nil {
 		return nil, err
@@ -35,6 +38,31 @@ func newNamespace(base string) (*namespace, error) {
 		return nil, errors.Join(err, ns.Close())
 	}
 	return ns, nil
+}
+
+// nsPrefix begins the names of the namespaces the registration section
+// makes; the pid of the process that made them follows.
+const nsPrefix = "dynbench"
+
+// sweepNamespaces deletes the namespaces of earlier runs whose process is
+// gone (killed before it could clean up).
+func sweepNamespaces() {
+	entries, err := os.ReadDir("/run/netns")
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), nsPrefix)
+		if !ok {
+			continue
+		}
+		pid, _, ok := strings.Cut(rest, "-")
+		n, err := strconv.Atoi(pid)
+		if !ok || err != nil || n == os.Getpid() || syscall.Kill(n, 0) != syscall.ESRCH {
+			continue
+		}
+		_ = exec.Command("ip", "netns", "del", e.Name()).Run()
+	}
 }
 
 // ErrNotRoot is returned by the sections that need network namespaces when
