@@ -387,20 +387,6 @@ func (h *hierScenario) tunnelsUp() int {
 	return n
 }
 
-// normaliseLinks returns the names of `ip -o link show`'s links.
-func normaliseLinks(out string) []string {
-	var names []string
-	for _, l := range strings.Split(out, "\n") {
-		f := strings.Fields(l)
-		if len(f) < 2 {
-			continue
-		}
-		name, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
-		names = append(names, name)
-	}
-	return names
-}
-
 // clean waits for roles to hold no state for the mobile.
 func (h *hierScenario) clean(t *testing.T, why string, roles ...string) {
 	t.Helper()

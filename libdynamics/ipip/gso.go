@@ -39,7 +39,6 @@ type segmenter struct {
 	ihl, thl int
 	mss      int
 	off      int // payload offset of the next segment
-	last     bool
 	id       uint16
 	seq      uint32
 
