@@ -19,8 +19,8 @@ import (
 
 // The strongSwan interop tests: charon (kernel-libipsec: tunnel mode, UDP
 // encapsulation) against this engine with the userspace ESP data path, in
-// the two namespaces of swantest.Pair, with the configuration of
-// /work/shared/interop/strongswan: PSK, IDs mn@example.org and
+// the two namespaces of swantest.Pair, with a known-good charon
+// configuration: PSK, IDs mn@example.org and
 // ha@example.org, a child between 10.1.0.1 and 10.2.0.1.
 
 // interopPSK is the secret of the strongSwan configuration
