@@ -58,6 +58,9 @@ var ErrStopped = errors.New("fa: agent stopped")
 // Agent is a foreign agent. New makes one, Run runs it; Do and Stats reach
 // its state from other goroutines.
 type Agent struct {
+	// runStart is when Run began, for the status's uptime.
+	runStart time.Time
+
 	cfg    Config
 	careOf netip.Addr // the agent's own address upstream; tunnels start here
 	advCoA netip.Addr // the care-of address advertised: the highest agent's in a hierarchy
@@ -229,6 +232,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		return errors.New("fa: Run called twice")
 	}
 	defer close(a.stopped)
+	a.runStart = a.clock.Now()
 	if err := a.kern.Sync(a.baseEntries()); err != nil {
 		return fmt.Errorf("fa: kernel: %w", err)
 	}

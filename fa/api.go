@@ -22,9 +22,6 @@ var _ interface {
 	api.TunnelDestroyer
 } = (*Agent)(nil)
 
-// processStart is when the daemon started, for the status's uptime.
-var processStart = time.Now()
-
 // GetStatus implements api.StatusGetter: the agent, its version, the data
 // path the kernel interface took, the uptime and the counters (see
 // Stats.Counters).
@@ -35,7 +32,7 @@ func (a *Agent) GetStatus(ctx context.Context) (api.Status, error) {
 			Agent:    "fa",
 			Version:  version.Version,
 			DataPath: a.kern.Name(),
-			Uptime:   time.Since(processStart),
+			Uptime:   st.Now().Sub(a.runStart),
 			Counters: st.Stats().Counters(),
 		}
 	})

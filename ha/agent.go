@@ -67,6 +67,9 @@ var ErrStopped = errors.New("ha: agent stopped")
 // Agent is a home agent. New makes one, Run runs it; Do and Stats reach its
 // state from other goroutines.
 type Agent struct {
+	// runStart is when Run began, for the status's uptime.
+	runStart time.Time
+
 	// releaseAfterReply are the care-of addresses whose tunnel reference a
 	// move gave up, released once the reply has been sent (loop-owned).
 	releaseAfterReply []netip.Addr
@@ -211,6 +214,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		return errors.New("ha: Run called twice")
 	}
 	defer close(a.stopped)
+	a.runStart = a.clock.Now()
 	if err := a.kern.Sync(a.baseEntries()); err != nil {
 		return fmt.Errorf("ha: kernel: %w", err)
 	}

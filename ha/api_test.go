@@ -115,8 +115,13 @@ func TestAPIStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Agent != "ha" || s.Version != version.Version || s.DataPath != "fake" || s.Uptime <= 0 {
+	if s.Agent != "ha" || s.Version != version.Version || s.DataPath != "fake" || s.Uptime < 0 {
 		t.Errorf("status %+v", s)
+	}
+	// The uptime is the agent's, on its clock.
+	b.advance(90 * time.Second)
+	if later, err := b.agent.GetStatus(ctx); err != nil || later.Uptime-s.Uptime != 90*time.Second {
+		t.Errorf("uptime %v then %v after 90s (%v)", s.Uptime, later.Uptime, err)
 	}
 	c := apiCounters(t, s)
 	for name, want := range map[string]uint64{

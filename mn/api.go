@@ -62,9 +62,6 @@ func (e *DeniedError) As(target any) bool {
 	return false
 }
 
-// processStart is when the daemon started, for the status's uptime.
-var processStart = time.Now()
-
 // errDisconnected answers the calls that need a connected node.
 var errDisconnected = &api.Error{Code: api.NotPermitted, Message: "the mobile node is disconnected; connect first"}
 
@@ -82,7 +79,7 @@ func (n *Node) GetStatus(ctx context.Context) (api.Status, error) {
 			Agent:         "mn",
 			Version:       version.Version,
 			DataPath:      n.k.Name(),
-			Uptime:        time.Since(processStart),
+			Uptime:        now.Sub(n.runStart),
 			State:         l.apiState(),
 			Home:          st.Home,
 			CareOf:        st.CareOf,

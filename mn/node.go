@@ -69,6 +69,9 @@ type Prober interface {
 // Node is a mobile node. New makes one, Run runs it; Do, Status and Stats
 // read or change its state from other goroutines while it runs.
 type Node struct {
+	// runStart is when Run began, for the status's uptime.
+	runStart time.Time
+
 	cfg    Config
 	link   link.Conn
 	udp    net.PacketConn
@@ -146,6 +149,7 @@ func (n *Node) Run(ctx context.Context) error {
 		return errors.New("mn: Run called twice")
 	}
 	defer close(n.stopped)
+	n.runStart = n.clock.Now()
 	if err := n.k.Sync(nil); err != nil {
 		n.log.Error("cannot remove the kernel state of an earlier run", "err", err)
 	}
