@@ -4,7 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
+	"net"
+	"slices"
 	"strings"
 	"sync"
 
@@ -33,9 +34,15 @@ type Kernel struct {
 	changes uint64                  // kernel writes made
 	// dirty reports that what the state file records (persisted entries,
 	// sysctls, leftovers) changed since it was last handed to the writer.
-	dirty  bool
+	dirty bool
+	// delta holds the persisted entries changed since the last snapshot
+	// handed to the writer, by Key: the entry now, or nil when gone.
+	delta  map[string]kernel.Entry
 	writer *stateWriter // nil without a state file
 	closed bool
+
+	arps    map[string]*arpClient // open ARP clients, by device name
+	dialARP func(*net.Interface) (arpConn, error)
 }
 
 // New returns a Kernel for the network namespace of the calling OS thread,
@@ -63,9 +70,12 @@ func New(driver kernel.TunnelDriver, opts Options) (*Kernel, error) {
 		owned:   make(map[string]kernel.Entry),
 		sysctls: make(map[string]stateSysctl),
 		left:    left,
+		delta:   make(map[string]kernel.Entry),
+		arps:    make(map[string]*arpClient),
+		dialARP: dialARP,
 	}
 	if opts.StateFile != "" {
-		k.writer = newStateWriter(opts.StateFile, k.log)
+		k.writer = newStateWriter(opts.StateFile, k.log, stateWriteInterval, left.entries)
 	}
 	if !left.empty() {
 		k.log.Info("kernel state of an earlier run found; Sync removes what is not wanted",
@@ -185,7 +195,7 @@ func (k *Kernel) Entries() []kernel.Entry {
 	for _, e := range k.owned {
 		out = append(out, e)
 	}
-	kernel.Sort(out)
+	sortEntries(out)
 	return out
 }
 
@@ -203,10 +213,15 @@ func (k *Kernel) Close() error {
 	for _, e := range k.owned {
 		all = append(all, e)
 	}
-	kernel.Sort(all)
+	sortEntries(all)
 	for i := len(all) - 1; i >= 0; i-- {
 		if err := k.remove(all[i]); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	for dev := range k.arps {
+		if err := k.closeARP(dev); err != nil {
+			errs = append(errs, fmt.Errorf("nlkernel: close ARP client of %s: %w", dev, err))
 		}
 	}
 	k.save()
@@ -271,6 +286,9 @@ func (k *Kernel) adopt(e kernel.Entry) {
 	key := e.Key()
 	if _, left := k.left.entries[key]; left || persisted(e) {
 		k.dirty = true
+		if persisted(e) {
+			k.delta[key] = e
+		}
 	}
 	k.owned[key] = e
 	delete(k.left.entries, key)
@@ -326,6 +344,7 @@ func (k *Kernel) remove(e kernel.Entry) error {
 	}
 	if (owned || leftover) && persisted(cur) {
 		k.dirty = true
+		k.delta[key] = nil
 	}
 	delete(k.owned, key)
 	delete(k.left.entries, key)
@@ -355,8 +374,9 @@ func (k *Kernel) forgetDevice(dev string) {
 					delete(m, key)
 				}
 			}
-			if _, gone := m[key]; !gone && persisted(e) {
+			if _, kept := m[key]; !kept && persisted(e) {
 				k.dirty = true
+				k.delta[key] = nil
 			}
 		}
 	}
@@ -368,26 +388,20 @@ func (k *Kernel) changed(op, what string) {
 	k.log.Debug("kernel "+op, "entry", what)
 }
 
-// save hands the state file writer a snapshot when what the file records
-// has changed; the writer writes it in the background (stateWriter), so
-// the change's caller does not wait for the disk. Routes, rules and
-// tunnels carry the Kernel's marks in the kernel and are not recorded, so
-// changing them (most of what a move changes) writes nothing. k.mu is
-// held.
+// save hands the state file writer what changed in what the file records:
+// the persisted entries changed since the last call (k.delta) and the
+// sysctls, a handful. The writer keeps its own copy of the entries and
+// writes the file in the background, at most once per stateWriteInterval
+// (stateWriter), so a change costs its caller neither a pass over every
+// recorded entry nor the disk. Routes, rules and tunnels carry the
+// Kernel's marks in the kernel and are not recorded, so changing them
+// (most of what a move changes) writes nothing. k.mu is held.
 func (k *Kernel) save() {
 	if k.writer == nil || !k.dirty {
+		clear(k.delta)
 		return
 	}
-	var entries []kernel.Entry
-	for _, m := range []map[string]kernel.Entry{k.owned, k.left.entries} {
-		for _, e := range m {
-			if persisted(e) {
-				entries = append(entries, e)
-			}
-		}
-	}
-	kernel.Sort(entries)
-	var sysctls []stateSysctl
+	sysctls := make([]stateSysctl, 0, len(k.sysctls)+len(k.left.sysctls))
 	for _, s := range k.sysctls {
 		sysctls = append(sysctls, s)
 	}
@@ -396,9 +410,33 @@ func (k *Kernel) save() {
 			sysctls = append(sysctls, s)
 		}
 	}
-	sort.Slice(sysctls, func(i, j int) bool { return sysctls[i].Name < sysctls[j].Name })
-	k.writer.put(stateSnapshot{entries: entries, sysctls: sysctls})
+	k.writer.put(k.delta, sysctls)
+	k.delta = make(map[string]kernel.Entry)
 	k.dirty = false
+}
+
+// sortEntries sorts entries as kernel.Sort does, in ensure order by kind
+// and then by Key, formatting each Key once rather than at every
+// comparison.
+func sortEntries(entries []kernel.Entry) {
+	type keyed struct {
+		kind int
+		key  string
+		e    kernel.Entry
+	}
+	ks := make([]keyed, len(entries))
+	for i, e := range entries {
+		ks[i] = keyed{kind: int(e.Kind()), key: e.Key(), e: e}
+	}
+	slices.SortStableFunc(ks, func(a, b keyed) int {
+		if a.kind != b.kind {
+			return a.kind - b.kind
+		}
+		return strings.Compare(a.key, b.key)
+	})
+	for i := range ks {
+		entries[i] = ks[i].e
+	}
 }
 
 // flushState waits until the state file records every change made so far.
