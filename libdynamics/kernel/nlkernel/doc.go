@@ -56,14 +56,18 @@
 //     rewritten atomically (a temporary file renamed over it) after each
 //     call that changed what it lists. A call that changes only routes,
 //     rules and tunnels, as most of a mobile's move does, leaves the file
-//     alone. The file is written by a goroutine of its own, the latest
-//     state only, so a call does not wait for the disk (a rename over the
-//     old file costs ext4 a millisecond or more, more than the netlink
-//     messages of a move): a daemon killed within that time leaves its last
-//     change unrecorded. Close waits for the last write. Nor is the file
-//     synced to disk: it records kernel state, which a reboot ends anyway,
-//     and a crashed daemon loses nothing it wrote. Without a state file,
-//     those leftovers are not found.
+//     alone. The file is written by a goroutine of its own, so a call does
+//     not wait for the disk (a rename over the old file costs ext4 a
+//     millisecond or more, more than the netlink messages of a move). A call
+//     hands that writer only the entries it changed; the writer keeps its
+//     own copy of what the file lists, and sorts and writes it at most once
+//     every 50 ms, so a burst of changes (a restarted home agent's first
+//     registrations) costs one write per interval and no call pays in
+//     proportion to the entries recorded. A daemon killed within that time
+//     leaves its last changes unrecorded. Close waits for the last write.
+//     Nor is the file synced to disk: it records kernel state, which a
+//     reboot ends anyway, and a crashed daemon loses nothing it wrote.
+//     Without a state file, those leftovers are not found.
 //
 // Two daemons sharing one network namespace must use different protocol
 // numbers, prefixes and state files.
@@ -104,8 +108,14 @@
 //	})
 //
 // The Kernel keeps a netlink handle bound to that namespace and a handle on
-// the namespace itself; sysctl files and the packet socket of GratuitousARP,
+// the namespace itself; sysctl files and the packet sockets of GratuitousARP,
 // which belong to the namespace of the thread that opens them, are opened on
 // a short-lived thread that enters the namespace. Its methods may then be
 // called from any goroutine.
+//
+// GratuitousARP opens one ARP client (an AF_PACKET socket) per device, at
+// the first announcement on it, and keeps it until Close: opening a packet
+// socket costs milliseconds, and a home agent announces each new binding
+// three times. A client whose write fails, or whose device was deleted and
+// made again, is replaced.
 package nlkernel
