@@ -9,9 +9,10 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"sync"
 	"time"
+
+	"github.com/dynamics-go/dynamics/internal/queue"
 )
 
 // Network is one in-memory internet.
@@ -40,7 +41,7 @@ func (n *Network) Listen(addr string) (*Conn, error) {
 	if _, ok := n.conns[ap]; ok {
 		return nil, fmt.Errorf("%w: %s", ErrInUse, ap)
 	}
-	c := &Conn{net: n, local: ap, queue: make(chan datagram, 1024), closed: make(chan struct{}), wake: make(chan struct{})}
+	c := &Conn{net: n, local: ap, queue: queue.New[datagram](1024)}
 	n.conns[ap] = c
 	return c, nil
 }
@@ -61,68 +62,24 @@ type datagram struct {
 
 // Conn is a net.PacketConn on a Network.
 type Conn struct {
-	net    *Network
-	local  netip.AddrPort
-	queue  chan datagram
-	closed chan struct{}
-	once   sync.Once
+	net   *Network
+	local netip.AddrPort
+	queue *queue.Queue[datagram]
 
 	// SourceAddr is the source address of datagrams from a conn bound to
 	// the unspecified address; set it before use.
 	SourceAddr netip.Addr
-
-	mu       sync.Mutex
-	deadline time.Time
-	wake     chan struct{}
 }
 
 var _ net.PacketConn = (*Conn)(nil)
 
 // ReadFrom implements net.PacketConn; the address is a *net.UDPAddr.
 func (c *Conn) ReadFrom(b []byte) (int, net.Addr, error) {
-	for {
-		select {
-		case <-c.closed:
-			return 0, nil, net.ErrClosed
-		default:
-		}
-		c.mu.Lock()
-		dl, wake := c.deadline, c.wake
-		c.mu.Unlock()
-		var expired <-chan time.Time
-		var timer *time.Timer
-		if !dl.IsZero() {
-			d := time.Until(dl)
-			if d <= 0 {
-				return 0, nil, os.ErrDeadlineExceeded
-			}
-			timer = time.NewTimer(d)
-			expired = timer.C
-		}
-		var (
-			d   datagram
-			got bool
-			err error
-		)
-		select {
-		case d = <-c.queue:
-			got = true
-		case <-c.closed:
-			err = net.ErrClosed
-		case <-expired:
-			err = os.ErrDeadlineExceeded
-		case <-wake:
-		}
-		if timer != nil {
-			timer.Stop()
-		}
-		if got {
-			return copy(b, d.b), net.UDPAddrFromAddrPort(d.from), nil
-		}
-		if err != nil {
-			return 0, nil, err
-		}
+	d, err := c.queue.Pop()
+	if err != nil {
+		return 0, nil, err
 	}
+	return copy(b, d.b), net.UDPAddrFromAddrPort(d.from), nil
 }
 
 // WriteTo implements net.PacketConn. A datagram to an address nobody is
@@ -130,7 +87,7 @@ func (c *Conn) ReadFrom(b []byte) (int, net.Addr, error) {
 // address; a conn bound to 0.0.0.0 sends from SourceAddr if set.
 func (c *Conn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	select {
-	case <-c.closed:
+	case <-c.queue.Closed():
 		return 0, net.ErrClosed
 	default:
 	}
@@ -148,22 +105,18 @@ func (c *Conn) WriteTo(b []byte, addr net.Addr) (int, error) {
 		return len(b), nil
 	}
 	if dst := c.net.lookup(to); dst != nil {
-		select {
-		case dst.queue <- datagram{b: append([]byte(nil), b...), from: from}:
-		default: // receive buffer full: lost
-		}
+		dst.queue.Push(datagram{b: append([]byte(nil), b...), from: from}) // full: lost
 	}
 	return len(b), nil
 }
 
 // Close implements net.PacketConn and unbinds the address.
 func (c *Conn) Close() error {
-	c.once.Do(func() {
-		close(c.closed)
+	if c.queue.Close() {
 		c.net.mu.Lock()
 		delete(c.net.conns, c.local)
 		c.net.mu.Unlock()
-	})
+	}
 	return nil
 }
 
@@ -175,11 +128,7 @@ func (c *Conn) SetDeadline(t time.Time) error { return c.SetReadDeadline(t) }
 
 // SetReadDeadline implements net.PacketConn.
 func (c *Conn) SetReadDeadline(t time.Time) error {
-	c.mu.Lock()
-	c.deadline = t
-	close(c.wake)
-	c.wake = make(chan struct{})
-	c.mu.Unlock()
+	c.queue.SetDeadline(t)
 	return nil
 }
 

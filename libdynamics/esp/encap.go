@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/dynamics-go/dynamics/internal/queue"
 )
 
 // UDP encapsulation (RFC 3948) on port 4500.
@@ -128,7 +130,7 @@ func NewMux(conn net.PacketConn, opts MuxOptions) *Mux {
 		q = defaultIKEQueue
 	}
 	m := &Mux{conn: conn, log: log, done: make(chan struct{})}
-	m.ike = &ikeConn{mux: m, queue: make(chan datagram, q), closed: make(chan struct{}), wake: make(chan struct{})}
+	m.ike = &ikeConn{mux: m, queue: queue.New[datagram](q)}
 	go m.read()
 	return m
 }
@@ -255,85 +257,29 @@ type datagram struct {
 
 // ikeConn is the IKE view of a Mux.
 type ikeConn struct {
-	mux    *Mux
-	queue  chan datagram
-	closed chan struct{}
-	once   sync.Once
-
-	mu       sync.Mutex // guards deadline and wake
-	deadline time.Time
-	wake     chan struct{} // closed and replaced when the deadline changes
+	mux   *Mux
+	queue *queue.Queue[datagram]
 }
 
 var _ net.PacketConn = (*ikeConn)(nil)
 
 // deliver queues d unless the queue is full or the view closed.
-func (c *ikeConn) deliver(d datagram) bool {
-	select {
-	case <-c.closed:
-		return false
-	default:
-	}
-	select {
-	case c.queue <- d:
-		return true
-	default:
-		return false
-	}
-}
+func (c *ikeConn) deliver(d datagram) bool { return c.queue.Push(d) }
 
 // ReadFrom implements net.PacketConn; the address is a *net.UDPAddr. A
 // message longer than b is cut short.
 func (c *ikeConn) ReadFrom(b []byte) (int, net.Addr, error) {
-	for {
-		select {
-		case <-c.closed:
-			return 0, nil, net.ErrClosed
-		default:
-		}
-		c.mu.Lock()
-		dl, wake := c.deadline, c.wake
-		c.mu.Unlock()
-		var expired <-chan time.Time
-		var timer *time.Timer
-		if !dl.IsZero() {
-			d := time.Until(dl)
-			if d <= 0 {
-				return 0, nil, os.ErrDeadlineExceeded
-			}
-			timer = time.NewTimer(d)
-			expired = timer.C
-		}
-		var (
-			d   datagram
-			got bool
-			err error
-		)
-		select {
-		case d = <-c.queue:
-			got = true
-		case <-c.closed:
-			err = net.ErrClosed
-		case <-expired:
-			err = os.ErrDeadlineExceeded
-		case <-wake:
-		}
-		if timer != nil {
-			timer.Stop()
-		}
-		if got {
-			return copy(b, d.b), net.UDPAddrFromAddrPort(d.from), nil
-		}
-		if err != nil {
-			return 0, nil, err
-		}
+	d, err := c.queue.Pop()
+	if err != nil {
+		return 0, nil, err
 	}
+	return copy(b, d.b), net.UDPAddrFromAddrPort(d.from), nil
 }
 
 // WriteTo implements net.PacketConn: it sends the non-ESP marker and b.
 func (c *ikeConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	select {
-	case <-c.closed:
+	case <-c.queue.Closed():
 		return 0, net.ErrClosed
 	default:
 	}
@@ -352,7 +298,7 @@ func (c *ikeConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 
 // Close implements net.PacketConn; the socket stays open for ESP.
 func (c *ikeConn) Close() error {
-	c.once.Do(func() { close(c.closed) })
+	c.queue.Close()
 	return nil
 }
 
@@ -365,11 +311,7 @@ func (c *ikeConn) SetDeadline(t time.Time) error { return c.SetReadDeadline(t) }
 
 // SetReadDeadline implements net.PacketConn.
 func (c *ikeConn) SetReadDeadline(t time.Time) error {
-	c.mu.Lock()
-	c.deadline = t
-	close(c.wake)
-	c.wake = make(chan struct{})
-	c.mu.Unlock()
+	c.queue.SetDeadline(t)
 	return nil
 }
 

@@ -2,10 +2,12 @@ package link
 
 import (
 	"bytes"
+	"errors"
 	"net"
-	"os"
 	"sync"
 	"time"
+
+	"github.com/dynamics-go/dynamics/internal/queue"
 )
 
 // Hub is an in-memory Ethernet segment for in-process tests: frames written
@@ -29,13 +31,10 @@ type frame struct {
 type MemConn struct {
 	info Info
 
-	mu       sync.Mutex
-	hub      *Hub
-	queue    chan frame
-	closed   chan struct{}
-	once     sync.Once
-	deadline time.Time
-	wake     chan struct{} // replaced when the deadline changes
+	queue *queue.Queue[frame]
+
+	mu  sync.Mutex
+	hub *Hub
 }
 
 var _ Conn = (*MemConn)(nil)
@@ -45,7 +44,7 @@ func (h *Hub) Attach(info Info) *MemConn {
 	if info.MTU == 0 {
 		info.MTU = 1500
 	}
-	c := &MemConn{info: info, queue: make(chan frame, 256), closed: make(chan struct{}), wake: make(chan struct{})}
+	c := &MemConn{info: info, queue: queue.New[frame](256)}
 	c.Move(h)
 	return c
 }
@@ -70,53 +69,20 @@ func (c *MemConn) Move(h *Hub) {
 
 // ReadFrame implements Conn.
 func (c *MemConn) ReadFrame(b []byte) (int, net.HardwareAddr, error) {
-	for {
-		select {
-		case <-c.closed:
-			return 0, nil, ErrClosed
-		default:
-		}
-		c.mu.Lock()
-		dl, wake := c.deadline, c.wake
-		c.mu.Unlock()
-		var timer *time.Timer
-		var expired <-chan time.Time
-		if !dl.IsZero() {
-			d := time.Until(dl)
-			if d <= 0 {
-				return 0, nil, os.ErrDeadlineExceeded
-			}
-			timer = time.NewTimer(d)
-			expired = timer.C
-		}
-		n, src, again, err := c.wait(b, expired, wake)
-		if timer != nil {
-			timer.Stop()
-		}
-		if !again {
-			return n, src, err
-		}
+	f, err := c.queue.Pop()
+	if errors.Is(err, net.ErrClosed) {
+		return 0, nil, ErrClosed
+	} else if err != nil {
+		return 0, nil, err
 	}
-}
-
-func (c *MemConn) wait(b []byte, expired <-chan time.Time, wake chan struct{}) (int, net.HardwareAddr, bool, error) {
-	select {
-	case f := <-c.queue:
-		return copy(b, f.pkt), f.src, false, nil
-	case <-c.closed:
-		return 0, nil, false, ErrClosed
-	case <-expired:
-		return 0, nil, false, os.ErrDeadlineExceeded
-	case <-wake:
-		return 0, nil, true, nil
-	}
+	return copy(b, f.pkt), f.src, nil
 }
 
 // WriteFrame implements Conn. Frames to a full queue are dropped, as on a
 // congested link.
 func (c *MemConn) WriteFrame(pkt []byte, dst net.HardwareAddr) error {
 	select {
-	case <-c.closed:
+	case <-c.queue.Closed():
 		return ErrClosed
 	default:
 	}
@@ -136,22 +102,14 @@ func (c *MemConn) WriteFrame(pkt []byte, dst net.HardwareAddr) error {
 	}
 	h.mu.Unlock()
 	for _, p := range targets {
-		f := frame{pkt: append([]byte(nil), pkt...), src: c.info.HWAddr}
-		select {
-		case p.queue <- f:
-		default:
-		}
+		p.queue.Push(frame{pkt: append([]byte(nil), pkt...), src: c.info.HWAddr}) // full: dropped
 	}
 	return nil
 }
 
 // SetReadDeadline implements Conn.
 func (c *MemConn) SetReadDeadline(t time.Time) error {
-	c.mu.Lock()
-	c.deadline = t
-	close(c.wake)
-	c.wake = make(chan struct{})
-	c.mu.Unlock()
+	c.queue.SetDeadline(t)
 	return nil
 }
 
@@ -160,9 +118,8 @@ func (c *MemConn) Info() Info { return c.info }
 
 // Close implements Conn and detaches c from its hub.
 func (c *MemConn) Close() error {
-	c.once.Do(func() {
-		close(c.closed)
+	if c.queue.Close() {
 		c.Move(nil)
-	})
+	}
 	return nil
 }
