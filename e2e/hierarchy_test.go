@@ -531,22 +531,7 @@ func (h *hierScenario) backHome(t *testing.T) {
 	h.clean(t, "back home", testbed.GFA, testbed.FA1, testbed.FA2)
 	// gfa's tunnels down to fa1 and fa2 linger a while after their last
 	// use, then go: the agents hold what they held before the trip.
-	var changes []testbed.Change
-	err := eventually(settleBound+hierLinger, func() error {
-		st, err := h.bed.Snapshot()
-		if err != nil {
-			return err
-		}
-		if changes = h.home.Diff(st); len(changes) > 0 {
-			return fmt.Errorf("%d differences", len(changes))
-		}
-		return nil
-	})
-	if err != nil {
-		for _, c := range changes {
-			t.Errorf("back home, not as before the trip: %s", c)
-		}
-	}
+	settlesTo(t, h.bed, h.home, settleBound+hierLinger, "back home, not as before the trip")
 }
 
 // report logs each handoff's figures and compares local moves with moves
@@ -671,20 +656,5 @@ func (h *hierScenario) cleanExit(t *testing.T) {
 			t.Errorf("%s in %s exited with %v after SIGTERM", p.Name, role, err)
 		}
 	}
-	var changes []testbed.Change
-	err := eventually(settleBound, func() error {
-		st, err := h.bed.Snapshot()
-		if err != nil {
-			return err
-		}
-		if changes = h.base.Diff(st); len(changes) > 0 {
-			return fmt.Errorf("%d differences", len(changes))
-		}
-		return nil
-	})
-	if err != nil {
-		for _, c := range changes {
-			t.Errorf("after the daemons exited, not as before they started: %s", c)
-		}
-	}
+	settlesTo(t, h.bed, h.base, settleBound, "after the daemons exited, not as before they started")
 }

@@ -326,22 +326,7 @@ func (s *scenario) toColocated(t *testing.T) {
 func (s *scenario) backHome(t *testing.T) {
 	s.move(t, testbed.AtHome)
 	s.checkDirect(t)
-	var changes []testbed.Change
-	err := eventually(settleBound, func() error {
-		st, err := s.bed.Snapshot()
-		if err != nil {
-			return err
-		}
-		if changes = s.home.Diff(st); len(changes) > 0 {
-			return fmt.Errorf("%d differences", len(changes))
-		}
-		return nil
-	})
-	if err != nil {
-		for _, c := range changes {
-			t.Errorf("back home, not as before the trip: %s", c)
-		}
-	}
+	settlesTo(t, s.bed, s.home, settleBound, "back home, not as before the trip")
 }
 
 // decodes checks that tshark decodes every registration message and agent
@@ -392,22 +377,7 @@ func (s *scenario) cleanExit(t *testing.T) {
 			t.Errorf("%s in %s exited with %v after SIGTERM", p.Name, role, err)
 		}
 	}
-	var changes []testbed.Change
-	err := eventually(settleBound, func() error {
-		st, err := s.bed.Snapshot()
-		if err != nil {
-			return err
-		}
-		if changes = s.base.Diff(st); len(changes) > 0 {
-			return fmt.Errorf("%d differences", len(changes))
-		}
-		return nil
-	})
-	if err != nil {
-		for _, c := range changes {
-			t.Errorf("after the daemons exited, not as before they started: %s", c)
-		}
-	}
+	settlesTo(t, s.bed, s.base, settleBound, "after the daemons exited, not as before they started")
 }
 
 // logLosses logs the pings lost at each stop.

@@ -155,3 +155,25 @@ func eventually(timeout time.Duration, check func() error) error {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// settlesTo waits up to within for the bed's kernel state to equal base,
+// then reports each difference left, prefixed with what.
+func settlesTo(t *testing.T, bed *testbed.Bed, base testbed.State, within time.Duration, what string) {
+	t.Helper()
+	var changes []testbed.Change
+	err := eventually(within, func() error {
+		st, err := bed.Snapshot()
+		if err != nil {
+			return err
+		}
+		if changes = base.Diff(st); len(changes) > 0 {
+			return fmt.Errorf("%d differences", len(changes))
+		}
+		return nil
+	})
+	if err != nil {
+		for _, c := range changes {
+			t.Errorf("%s: %s", what, c)
+		}
+	}
+}
