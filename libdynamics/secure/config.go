@@ -47,9 +47,9 @@ type Config struct {
 // "-" or none takes IPsecPSK (or the certificates).
 type PeerEntry struct {
 	Peer PeerPrefix `dyn:"0"`
-	ID   string       `dyn:"1,default=-"`
-	PSK  string       `dyn:"2,default=-"`
-	Line int          `dyn:",line"`
+	ID   string     `dyn:"1,default=-"`
+	PSK  string     `dyn:"2,default=-"`
+	Line int        `dyn:",line"`
 }
 
 // Enabled reports whether any peer is configured.
