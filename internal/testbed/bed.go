@@ -39,6 +39,11 @@ type Options struct {
 	// TunnelingMode is the mobile's TunnelingMode: full (the default),
 	// triangle or none.
 	TunnelingMode string
+	// IPsec protects the registration signalling of every hop with IPsec
+	// (IPsecHops): WriteConfigs gives each daemon its identity, the IPSEC
+	// entries of its peers with one pre-shared key per pair, and a key log
+	// in the configuration directory (KeyLogFile).
+	IPsec bool
 }
 
 func (o Options) withDefaults() Options {

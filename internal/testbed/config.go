@@ -83,7 +83,9 @@ func duration(d time.Duration) string {
 // and MonitorSocket return from then on. dir must be short enough for the
 // socket paths (107 bytes). On the hierarchical bed each foreign agent
 // also gets an RSA key pair, dynfad-<role>.key and dynfad-<role>.pub
-// (KeyFiles), generated afresh.
+// (KeyFiles), generated afresh. With Options.IPsec every file also gets
+// the IPsec labels and IPSEC entries of its hops (IPsecHops) and a key log
+// in dir (KeyLogFile).
 func (b *Bed) WriteConfigs(dir string) error {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
@@ -221,6 +223,7 @@ func (b *Bed) haConfig(dir string) string {
 		w.line("%s  %d  %s  %s", sa.addr, sa.spi, Algorithm, sa.key)
 	}
 	w.line("SECURITY_END")
+	w.ipsec(b, dir, HA)
 	return w.String()
 }
 
@@ -261,6 +264,7 @@ func (b *Bed) faConfig(dir, role string) string {
 		}
 	}
 	w.line("SECURITY_END")
+	w.ipsec(b, dir, role)
 	return w.String()
 }
 
@@ -285,6 +289,7 @@ func (b *Bed) mnConfig(dir string) string {
 	w.line("# care-of address/prefix  gateway")
 	w.line("%s/24  %s", ColocatedAddr, ColocatedGateway)
 	w.line("COLOCATED_END")
+	w.ipsec(b, dir, MN)
 	return w.String()
 }
 

@@ -1,6 +1,7 @@
 package testbed
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +11,9 @@ import (
 
 	"github.com/dynamics-go/dynamics/fa"
 	"github.com/dynamics-go/dynamics/libdynamics/config"
+	"github.com/dynamics-go/dynamics/libdynamics/ike"
+	"github.com/dynamics-go/dynamics/libdynamics/ikev2"
+	"github.com/dynamics-go/dynamics/libdynamics/secure"
 )
 
 func TestWriteConfigs(t *testing.T) {
@@ -143,6 +147,114 @@ func TestConfigFile(t *testing.T) {
 	for role, want := range map[string]string{HA: "dynhad.conf", MN: "dynmnd.conf", FA1: "dynfad-fa1.conf", GFA: "dynfad-gfa.conf"} {
 		if got := ConfigFile(role); got != want {
 			t.Errorf("ConfigFile(%s) = %s, want %s", role, got, want)
+		}
+	}
+}
+
+// TestWriteConfigsIPsec checks the IPsec part of the files: each hop's two
+// ends name each other by the addresses the hop uses, with the identity the
+// other announces and the same key, the keys differ between pairs, every
+// daemon logs its keys into the directory, and a bed without IPsec writes
+// none of it.
+func TestWriteConfigsIPsec(t *testing.T) {
+	for _, hier := range []bool{false, true} {
+		dir := t.TempDir()
+		b := &Bed{opts: Options{Hierarchical: hier, IPsec: true}.withDefaults(), prefix: "dynbedtest", plan: topology(hier)}
+		if err := b.WriteConfigs(dir); err != nil {
+			t.Fatal(err)
+		}
+		type entry struct{ id, psk string }
+		files := map[string]*config.File{}
+		entries := map[string]map[netip.Prefix]entry{}
+		for _, role := range append(b.Agents(), MN) {
+			f, err := config.Load(filepath.Join(dir, ConfigFile(role)))
+			if err != nil {
+				t.Fatalf("hier=%v: %v", hier, err)
+			}
+			files[role] = f
+			if got, _ := f.Value("IPsecLocalID"); got != IPsecID(role) {
+				t.Errorf("hier=%v: %s: IPsecLocalID %q, want %q", hier, role, got, IPsecID(role))
+			}
+			if id, err := ike.ParseIdentity(IPsecID(role)); err != nil || id.IDType != ikev2.IDFQDN {
+				t.Errorf("hier=%v: %s: identity %q is not an FQDN: %v", hier, role, IPsecID(role), err)
+			}
+			if got, _ := f.Value("IPsecKeyLog"); got != KeyLogFile(dir, role) || filepath.Dir(got) != dir {
+				t.Errorf("hier=%v: %s: IPsecKeyLog %q, want %q", hier, role, got, KeyLogFile(dir, role))
+			}
+			sec, ok := f.Section("IPSEC")
+			if !ok {
+				t.Fatalf("hier=%v: %s: no IPSEC section", hier, role)
+			}
+			entries[role] = map[netip.Prefix]entry{}
+			for _, e := range sec.Entries {
+				var p secure.PeerPrefix
+				if len(e.Fields) != 3 {
+					t.Fatalf("hier=%v: %s: IPSEC entry %q, want peer, identity, key", hier, role, e.Fields)
+				}
+				if err := p.UnmarshalText([]byte(e.Fields[0])); err != nil {
+					t.Fatalf("hier=%v: %s: %v", hier, role, err)
+				}
+				entries[role][p.Prefix()] = entry{e.Fields[1], e.Fields[2]}
+			}
+		}
+		hops := b.IPsecHops()
+		want := 3
+		if hier {
+			want = 4
+		}
+		if len(hops) != want {
+			t.Fatalf("hier=%v: %d hops, want %d", hier, len(hops), want)
+		}
+		peers := map[string]int{}
+		keys := map[string]bool{}
+		for _, h := range hops {
+			i := entries[h.Initiator][netip.MustParsePrefix(h.ResponderAddr+"/32")]
+			r := entries[h.Responder][netip.MustParsePrefix(h.InitiatorAddr+"/32")]
+			if i.id != IPsecID(h.Responder) || r.id != IPsecID(h.Initiator) {
+				t.Errorf("hier=%v: %s-%s: the ends expect %q and %q, want %q and %q", hier, h.Initiator, h.Responder,
+					i.id, r.id, IPsecID(h.Responder), IPsecID(h.Initiator))
+			}
+			if i.psk == "" || i.psk != r.psk || i.psk != h.PSK {
+				t.Errorf("hier=%v: %s-%s: keys %q and %q, want both %q", hier, h.Initiator, h.Responder, i.psk, r.psk, h.PSK)
+			}
+			if keys[h.PSK] {
+				t.Errorf("hier=%v: %s-%s shares its key with another pair", hier, h.Initiator, h.Responder)
+			}
+			keys[h.PSK] = true
+			peers[h.Initiator]++
+			peers[h.Responder]++
+		}
+		// No entry beyond the hops: fa1 and fa2 never talk to the home
+		// agent directly under gfa, so it must not require IPsec of them.
+		for role, es := range entries {
+			if len(es) != peers[role] {
+				t.Errorf("hier=%v: %s has %d IPSEC entries, want %d (one per hop)", hier, role, len(es), peers[role])
+			}
+		}
+		if hier {
+			for _, fa := range []string{FA1Addr, FA2Addr} {
+				if _, ok := entries[HA][netip.MustParsePrefix(fa + "/32")]; ok {
+					t.Errorf("the home agent requires IPsec of %s, which talks to gfa only", fa)
+				}
+			}
+		}
+		if _, ok := entries[HA][netip.MustParsePrefix(HomeAddr + "/32")]; !ok {
+			t.Errorf("hier=%v: the home agent has no IPSEC entry for the mobile's home address", hier)
+		}
+	}
+	// Without IPsec nothing of it is written.
+	dir := t.TempDir()
+	b := &Bed{opts: Options{}.withDefaults(), prefix: "dynbedtest", plan: topology(false)}
+	if err := b.WriteConfigs(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, role := range append(b.Agents(), MN) {
+		text, err := os.ReadFile(filepath.Join(dir, ConfigFile(role)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(text), "\nIPsec") || strings.Contains(string(text), "\nIPSEC") {
+			t.Errorf("%s has IPsec settings on a bed without IPsec:\n%s", role, text)
 		}
 	}
 }

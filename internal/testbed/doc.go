@@ -26,6 +26,16 @@
 // its veth peer in the switch is moved between bridges to move the mobile
 // (Bed.Move): dynmnd, not the bed, installs the mobile's routes.
 //
+// With Options.IPsec, WriteConfigs also protects the registration
+// signalling of every hop with IPsec (IPsecHops): the mobile with its home
+// agent (the home agent names it by its home address), each lowest foreign
+// agent with the agent above it (the home agent on the flat bed, gfa on the
+// hierarchical one) and gfa with the home agent. Each daemon gets its
+// identity <role>.dynbed (IPsecID), its peers' entries with one pre-shared
+// key per pair, and IPsecKeyLog <dir>/<role>-ike.keys (KeyLogFile), whose
+// lines tshark takes as ikev2_decryption_table entries to decrypt the IKE
+// messages of captures.
+//
 // WriteConfigs writes every daemon's configuration into one directory, with
 // the state files and the control API's sockets (<role>.sock and
 // <role>-monitor.sock) there too, so that daemons in different namespaces
