@@ -32,6 +32,18 @@ const (
 	NotifyStateNotFound              NotifyType = 47 // RFC 9370
 )
 
+// MOBIKE-X error notifications (draft-mglt-ipsec-mm-mobikex-00). The
+// draft's values are private use (8192-16383); these are the suite's,
+// answered about one selector set whose ID parameter they echo (package
+// libdynamics/ike/mobikex).
+const (
+	NotifyUnacceptableAddress            NotifyType = 8200
+	NotifyDoesNotFitSPD                  NotifyType = 8201
+	NotifyUnacceptableParameter          NotifyType = 8202
+	NotifyUnexpectedPayloadAfterSelector NotifyType = 8203
+	NotifyUnmatchedSelectorSet           NotifyType = 8204
+)
+
 // Status notifications.
 const (
 	NotifyInitialContact                  NotifyType = 16384
@@ -93,6 +105,21 @@ const (
 	NotifyIP6Allowed                      NotifyType = 16440
 	NotifyAdditionalKeyExchange           NotifyType = 16441 // RFC 9370
 	NotifyUseAggfrag                      NotifyType = 16442 // RFC 9347
+)
+
+// MOBIKE-X status notifications (draft-mglt-ipsec-mm-mobikex-00), in the
+// private-use status range (40960-65535). The draft's own values collide
+// (END_OF_SELECTOR and ADD_SA_ADDRESS are both 40962); these are the
+// suite's. MOBIKE_UNSUPPORTED_VERSION is a status type so that it can
+// travel in a successful IKE_AUTH response.
+const (
+	NotifyMOBIKEUnsupportedVersion NotifyType = 40970
+	NotifySelector                 NotifyType = 40971
+	NotifyEndOfSelector            NotifyType = 40972
+	NotifyAddSAAddress             NotifyType = 40973
+	NotifyRemoveSAAddress          NotifyType = 40974
+	NotifyAdditionalIPAddress      NotifyType = 40975
+	NotifyClosingSA                NotifyType = 40976
 )
 
 var notifyNames = map[NotifyType]string{
@@ -178,6 +205,18 @@ var notifyNames = map[NotifyType]string{
 	NotifyIP6Allowed:                      "IP6_ALLOWED",
 	NotifyAdditionalKeyExchange:           "ADDITIONAL_KEY_EXCHANGE",
 	NotifyUseAggfrag:                      "USE_AGGFRAG",
+	NotifyUnacceptableAddress:             "UNACCEPTABLE_ADDRESS",
+	NotifyDoesNotFitSPD:                   "DOES_NOT_FIT_SPD",
+	NotifyUnacceptableParameter:           "UNACCEPTABLE_PARAMETER",
+	NotifyUnexpectedPayloadAfterSelector:  "UNEXPECTED_PAYLOAD_AFTER_SELECTOR",
+	NotifyUnmatchedSelectorSet:            "UNMATCHED_SELECTOR_SET",
+	NotifyMOBIKEUnsupportedVersion:        "MOBIKE_UNSUPPORTED_VERSION",
+	NotifySelector:                        "SELECTOR",
+	NotifyEndOfSelector:                   "END_OF_SELECTOR",
+	NotifyAddSAAddress:                    "ADD_SA_ADDRESS",
+	NotifyRemoveSAAddress:                 "REMOVE_SA_ADDRESS",
+	NotifyAdditionalIPAddress:             "ADDITIONAL_IP_ADDRESS",
+	NotifyClosingSA:                       "CLOSING_SA",
 }
 
 // String returns the IANA name of the notification type.
