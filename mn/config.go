@@ -12,6 +12,7 @@ import (
 	"github.com/dynamics-go/dynamics/libdynamics/config"
 	"github.com/dynamics-go/dynamics/libdynamics/daemon"
 	"github.com/dynamics-go/dynamics/libdynamics/mip"
+	"github.com/dynamics-go/dynamics/libdynamics/secure"
 )
 
 // Config is the mobile node's configuration file, dynmnd.conf
@@ -71,6 +72,36 @@ type Config struct {
 	// Colocated lists the co-located care-of addresses tried, in order,
 	// when no agent is heard.
 	Colocated []Colocated `dyn:"COLOCATED"`
+
+	// Config is the signalling protection (IPsec labels and the IPSEC
+	// section, docs/CONFIGURATION.md): with IPSEC entries (the home
+	// agent's) the registrations with the home agent travel in ESP.
+	secure.Config
+	// IPsecInterfaces lists further interfaces (IPSEC_INTERFACES, one
+	// name per line) whose IPv4 address is offered to the SAs' peers
+	// (ADD_SA_ADDRESS) while the interface is up, and withdrawn
+	// (REMOVE_SA_ADDRESS) when it goes down or loses the address.
+	IPsecInterfaces []IPsecInterface `dyn:"IPSEC_INTERFACES"`
+}
+
+// IPsecInterface is one entry of the IPSEC_INTERFACES section: an
+// interface name.
+type IPsecInterface struct {
+	Name string `dyn:"0"`
+	Line int    `dyn:",line"`
+}
+
+// maxIfaceName is the longest interface name Linux takes (IFNAMSIZ less
+// the terminating NUL).
+const maxIfaceName = 15
+
+// ipsecInterfaceNames returns the names of the IPSEC_INTERFACES entries.
+func (c Config) ipsecInterfaceNames() []string {
+	names := make([]string, len(c.IPsecInterfaces))
+	for i, e := range c.IPsecInterfaces {
+		names[i] = e.Name
+	}
+	return names
 }
 
 // Colocated is one entry of the COLOCATED section: a care-of address with
@@ -191,6 +222,7 @@ func DefaultConfig() Config {
 		SyslogFacility:   "local0",
 		AdminSocket:      api.DefaultSocket("mn", true),
 		MonitorSocket:    api.DefaultSocket("mn", false),
+		Config:           secure.Config{IPsecMOBIKEX: true, IPsecESP: "auto", IPsecDevice: "dynesp0"},
 	}
 }
 
@@ -265,8 +297,33 @@ func DecodeConfig(f *config.File) (Config, error) {
 		}
 	}
 	errs = append(errs, checkSockets(f, c.AdminSocket, c.MonitorSocket)...)
+	errs = append(errs, checkIPsec(f, c)...)
 	if len(errs) > 0 {
 		return Config{}, errors.Join(errs...)
 	}
 	return c, nil
+}
+
+// checkIPsec checks the IPSEC_INTERFACES section against the rest: it
+// needs IPSEC entries, and names each interface once, other than the
+// roaming one.
+func checkIPsec(f *config.File, c Config) []error {
+	var errs []error
+	if len(c.IPsecInterfaces) > 0 && !c.Config.Enabled() {
+		errs = append(errs, f.ErrorfAt(c.IPsecInterfaces[0].Line, "IPSEC_INTERFACES",
+			"needs IPSEC entries: the addresses are offered to the SAs with the home agent"))
+	}
+	seen := map[string]bool{}
+	for _, e := range c.IPsecInterfaces {
+		switch {
+		case e.Name == "" || len(e.Name) > maxIfaceName || strings.ContainsAny(e.Name, "/ \t"):
+			errs = append(errs, f.ErrorfAt(e.Line, "IPSEC_INTERFACES", "%q is not an interface name", e.Name))
+		case e.Name == c.Interface:
+			errs = append(errs, f.ErrorfAt(e.Line, "IPSEC_INTERFACES", "%s is the roaming Interface", e.Name))
+		case seen[e.Name]:
+			errs = append(errs, f.ErrorfAt(e.Line, "IPSEC_INTERFACES", "%s is listed twice", e.Name))
+		}
+		seen[e.Name] = true
+	}
+	return errs
 }

@@ -86,6 +86,13 @@ type Loop struct {
 	call          *waiter   // the Connect or Confirm blocking, or nil
 	disconnecting []*waiter // the Disconnects blocking
 
+	// Signalling protection (protect.go).
+	ipsecAddr    netip.Addr    // the address the SAs with the home agent use now
+	ipsecWant    netip.Addr    // where they are to move, or zero
+	moving       *moverOp      // the call of the Mover in flight, or nil
+	ifaces       []*ipsecIface // the IPSEC_INTERFACES, in order
+	offerRetryAt time.Time     // a failed offer is tried again then
+
 	// Kernel.
 	installed []kernel.Entry
 	retryAt   time.Time // a failed kernel change is retried then
@@ -106,7 +113,18 @@ func newLoop(n *Node) *Loop {
 		stats: newStats(),
 
 		loaded: n.cfg,
+
+		ipsecAddr: n.cfg.Home,
+		ifaces:    ipsecIfaces(n.cfg.IPsecInterfaces),
 	}
+}
+
+func ipsecIfaces(entries []IPsecInterface) []*ipsecIface {
+	var f []*ipsecIface
+	for _, e := range entries {
+		f = append(f, &ipsecIface{name: e.Name})
+	}
+	return f
 }
 
 // start begins at Startup, soliciting at once, or Disconnected with
@@ -144,6 +162,10 @@ func (l *Loop) handle(ev event, now time.Time) {
 		l.onReply(e, now)
 	case probeEvent:
 		l.onProbe(e, now)
+	case ifaceEvent:
+		l.onIface(e)
+	case moverEvent:
+		l.onMover(e, now)
 	}
 }
 
@@ -180,6 +202,7 @@ func (l *Loop) settle(now time.Time) {
 	}
 	l.launchProbe()
 	l.flush(now)
+	l.runMover(now)
 	l.answerCalls()
 	l.next = l.deadline()
 }
@@ -207,9 +230,12 @@ func (l *Loop) deadline() time.Time {
 	if l.where == atColocated && l.probe == nil {
 		at(l.checkAt)
 	}
-	if l.pending != nil {
+	if l.pending != nil && !l.pending.due {
+		// A request due waits for nothing but a move of the SAs,
+		// whose answer wakes the loop.
 		at(l.pending.nextAt)
 	}
+	at(l.offerRetryAt)
 	if l.reg.valid() {
 		if l.pending == nil {
 			at(l.reg.renewAt)
@@ -257,6 +283,10 @@ type Status struct {
 	// out (zero: with the registration).
 	SessionSPI    uint32
 	SessionExpiry time.Time
+	// IPsecAddr is the address the IPsec SAs with the home agent use
+	// now (the home address, or a co-located care-of address); zero
+	// without signalling protection.
+	IPsecAddr netip.Addr
 }
 
 // Status returns a snapshot of the state.
@@ -269,6 +299,9 @@ func (l *Loop) Status() Status {
 		HA:       l.cfg.HA,
 		Mode:     l.cfg.TunnelingMode,
 		Pending:  l.pending != nil,
+	}
+	if l.n.mover != nil {
+		s.IPsecAddr = l.ipsecAddr
 	}
 	if l.cur != nil {
 		s.Agent, s.AgentHW = l.cur.addr, append(net.HardwareAddr(nil), l.cur.hw...)
@@ -292,6 +325,7 @@ func (l *Loop) Stats() Stats {
 	s := l.stats.clone()
 	s.Discards.Malformed += l.n.malformed.Load()
 	s.Discards.UnknownExtension += l.n.unknownExt.Load()
+	s.Discards.Unprotected += l.n.unprotected.Load()
 	return s
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/dynamics-go/dynamics/libdynamics/daemon"
 	"github.com/dynamics-go/dynamics/libdynamics/kernel"
 	"github.com/dynamics-go/dynamics/libdynamics/link"
+	"github.com/dynamics-go/dynamics/libdynamics/secure"
 )
 
 // Port is the registration port (RFC 5944 section 3.1).
@@ -51,6 +52,37 @@ type Options struct {
 	Logger *slog.Logger
 	// Rand supplies nonces (Replay nonce); nil is crypto/rand.
 	Rand io.Reader
+
+	// Protector judges the replies received (one that must have come
+	// through ESP and came in clear is dropped) and says whether a
+	// request may be sent now; nil is secure.Off, no protection. If UDP
+	// implements InterfaceReader, each reply's arrival interface is
+	// passed on; otherwise 0.
+	Protector secure.Protector
+	// Mover moves the SAs with the home agent when the mobile registers
+	// from another address of its own, and offers and withdraws the
+	// addresses of IPSEC_INTERFACES; nil: the mobile moves nothing.
+	Mover secure.Mover
+	// Watcher reports the addresses of the IPSEC_INTERFACES; nil
+	// leaves the section unused. NetlinkWatcher is the real one.
+	Watcher AddrWatcher
+}
+
+// InterfaceReader is a UDP socket that tells on which interface each
+// datagram arrived (IP_PKTINFO). UDPConn is one.
+type InterfaceReader interface {
+	// ReadFromIface reads one datagram into b: its length, the index of
+	// the interface it arrived on (0 when unknown) and its source.
+	ReadFromIface(b []byte) (n, ifindex int, from netip.AddrPort, err error)
+}
+
+// AddrWatcher follows the IPv4 addresses of interfaces.
+type AddrWatcher interface {
+	// Watch calls report for each interface named, at once and whenever
+	// what it reports changes, until ctx ends: the interface's IPv4
+	// address while it is up, or the zero Addr while it is down, absent
+	// or without one. report is called from one goroutine at a time.
+	Watch(ctx context.Context, names []string, report func(name string, addr netip.Addr)) error
 }
 
 // SourceWriter is a UDP socket that sends each datagram from a source
@@ -80,6 +112,11 @@ type Node struct {
 	clock  binding.Clock
 	log    *slog.Logger
 	rand   io.Reader
+	// protect judges replies and sends (secure.Off without IPsec);
+	// mover moves the SAs, or nil; watcher follows IPSEC_INTERFACES.
+	protect secure.Protector
+	mover   secure.Mover
+	watcher AddrWatcher
 
 	events  chan event
 	ops     *daemon.Ops[*Loop]
@@ -91,6 +128,9 @@ type Node struct {
 	// an unknown extension below 128 (RFC 5944 section 1.9).
 	malformed  atomic.Uint64
 	unknownExt atomic.Uint64
+	// unprotected counts replies that came in clear from a peer whose
+	// signalling must arrive in ESP.
+	unprotected atomic.Uint64
 
 	loop *Loop
 }
@@ -120,6 +160,9 @@ func New(opts Options) (*Node, error) {
 		clock:   opts.Clock,
 		log:     opts.Logger,
 		rand:    opts.Rand,
+		protect: opts.Protector,
+		mover:   opts.Mover,
+		watcher: opts.Watcher,
 		events:  make(chan event, 64),
 		stopped: make(chan struct{}),
 	}
@@ -135,6 +178,9 @@ func New(opts Options) (*Node, error) {
 	}
 	if n.rand == nil {
 		n.rand = rand.Reader
+	}
+	if n.protect == nil {
+		n.protect = secure.Off{}
 	}
 	n.loop = newLoop(n)
 	return n, nil
@@ -158,6 +204,9 @@ func (n *Node) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { n.readLink(ctx) })
 	wg.Go(func() { n.readUDP(ctx) })
+	if n.watcher != nil && len(n.cfg.IPsecInterfaces) > 0 {
+		wg.Go(func() { n.watch(ctx) })
+	}
 	defer func() {
 		cancel()
 		past := time.Unix(1, 0)

@@ -36,6 +36,19 @@ type probeEvent struct {
 	err error
 }
 
+// ifaceEvent is an IPSEC_INTERFACES interface's address as the watcher
+// reports it: the zero Addr while it is down or has none.
+type ifaceEvent struct {
+	name string
+	addr netip.Addr
+}
+
+// moverEvent is the outcome of a call of the Mover made off the loop.
+type moverEvent struct {
+	op  *moverOp
+	err error
+}
+
 // readErrorPause is how long a reader waits after a read error that is not
 // the end of its socket (an interface going down), so a persistent error
 // does not spin.
@@ -84,18 +97,35 @@ func (n *Node) readLink(ctx context.Context) {
 // readUDP reads the registration socket and hands replies to the loop.
 func (n *Node) readUDP(ctx context.Context) {
 	buf := make([]byte, 1<<16)
+	ir, _ := n.udp.(InterfaceReader)
 	for {
-		nr, addr, err := n.udp.ReadFrom(buf)
+		var (
+			nr, ifindex int
+			from        netip.AddrPort
+			err         error
+		)
+		if ir != nil {
+			nr, ifindex, from, err = ir.ReadFromIface(buf)
+		} else {
+			var addr net.Addr
+			nr, addr, err = n.udp.ReadFrom(buf)
+			if ua, ok := addr.(*net.UDPAddr); ok {
+				from = ua.AddrPort()
+				from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+			}
+		}
 		if err != nil {
 			if !n.readFailed(ctx, "udp", err) {
 				return
 			}
 			continue
 		}
-		var from netip.AddrPort
-		if ua, ok := addr.(*net.UDPAddr); ok {
-			from = ua.AddrPort()
-			from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+		if v := n.protect.Check(from.Addr(), ifindex); v.Drop() {
+			// From a peer whose signalling must travel in ESP, but in
+			// clear: a forgery, or a peer without its SAs.
+			n.unprotected.Add(1)
+			n.log.Debug("unprotected datagram from an IPsec peer dropped", "from", from, "ifindex", ifindex)
+			continue
 		}
 		if nr > 0 && mip.MessageType(buf[0]) != mip.MessageReply {
 			n.log.Debug("non-reply on the registration port ignored", "from", from, "type", buf[0])
@@ -137,4 +167,19 @@ func (n *Node) readFailed(ctx context.Context, what string, err error) bool {
 	case <-time.After(readErrorPause):
 	}
 	return true
+}
+
+// watch runs the address watcher over the IPSEC_INTERFACES and hands what
+// it reports to the loop; a watcher that fails is logged, and the
+// addresses it last reported stay offered.
+func (n *Node) watch(ctx context.Context) {
+	err := n.watcher.Watch(ctx, n.cfg.ipsecInterfaceNames(), func(name string, addr netip.Addr) {
+		select {
+		case n.events <- ifaceEvent{name: name, addr: addr}:
+		case <-ctx.Done():
+		}
+	})
+	if err != nil && ctx.Err() == nil {
+		n.log.Error("cannot follow the addresses of IPSEC_INTERFACES", "err", err)
+	}
 }

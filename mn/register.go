@@ -43,6 +43,9 @@ type attempt struct {
 	nextAt   time.Time
 	due      bool // to be sent at the next settle
 	resynced bool // identification resynchronised once (code 133)
+	// unmoved: the SAs could not be moved to src for this transmission;
+	// it goes out all the same if the home agent is Ready.
+	unmoved bool
 }
 
 // attrs are the log attributes naming the attempt: home address, care-of
@@ -145,17 +148,31 @@ func (l *Loop) deregister(now time.Time) {
 	l.setState(StateDeregistering, now)
 }
 
-// flush sends the request that is due.
+// flush sends the request that is due, unless it waits for the IPsec SAs
+// to move to its source (protect.go).
 func (l *Loop) flush(now time.Time) {
-	if p := l.pending; p != nil && p.due {
+	if p := l.pending; p != nil && p.due && !l.holdForMove(p) {
 		l.send(p, now)
 	}
 }
 
-// send transmits the attempt's request with a fresh identification.
+// send transmits the attempt's request with a fresh identification. A
+// request to a destination that signalling protection is not ready for is
+// held instead: not sent, counted, and repeated by the retransmission
+// timer as if it had been lost.
 func (l *Loop) send(p *attempt, now time.Time) {
-	p.due = false
+	p.due, p.unmoved = false, false
 	p.nextAt = now.Add(p.interval)
+	dst := l.cfg.HA
+	if p.via != nil {
+		dst = p.via.addr
+	}
+	if !l.n.protect.Ready(dst) {
+		l.stats.SendsHeld++
+		l.log.Debug("registration request held: no ESP SA to its destination yet",
+			p.attrs(l, "dst", dst, "retry", p.interval)...)
+		return
+	}
 	req := &mip.Request{
 		Flags:     p.flags,
 		Lifetime:  p.lifetime,
@@ -336,6 +353,9 @@ func (l *Loop) accepted(p *attempt, r *mip.Reply, tx transmission, local bool, n
 	}
 	l.reg = reg
 	l.pending = nil
+	if p.via != nil {
+		l.moveHome()
+	}
 	l.setState(StateRegistered, now)
 	l.log.Info("registered", p.attrs(l, logging.KeyID, r.ID, logging.KeyCode, int(r.Code), "lifetime", granted,
 		"renewal", p.renewal, "local", local)...)

@@ -3,11 +3,14 @@ package mn
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/dynamics-go/dynamics/libdynamics/daemon"
 	"github.com/dynamics-go/dynamics/libdynamics/logging"
+	"github.com/dynamics-go/dynamics/libdynamics/secure"
 )
 
 // restartLabels are the settings the node cannot change while it runs: who
@@ -17,8 +20,24 @@ import (
 var restartLabels = []string{
 	"MNHomeIPAddress", "HAIPAddress", "HomeNetPrefix", "Interface", "StartDisconnected",
 	"TunnelMode", "TunnelPrefix", "StateFile", "SyslogFacility",
-	"AdminSocket", "MonitorSocket", "COLOCATED",
+	"AdminSocket", "MonitorSocket", "COLOCATED", "IPSEC_INTERFACES",
 }
+
+// ipsecLabels are the labels of the signalling protection (secure.Config):
+// the IKE and ESP set-up is made once, at start, so they all need a
+// restart.
+var ipsecLabels = func() []string {
+	var labels []string
+	t := reflect.TypeFor[secure.Config]()
+	for i := range t.NumField() {
+		if tag, ok := t.Field(i).Tag.Lookup("dyn"); ok {
+			if name, _, _ := strings.Cut(tag, ","); name != "" && name != "-" {
+				labels = append(labels, name)
+			}
+		}
+	}
+	return labels
+}()
 
 // Reload applies a new configuration to the running node, in its loop,
 // keeping its registration. Only what differs from the configuration
@@ -38,7 +57,9 @@ var restartLabels = []string{
 //     at once as the control API's set_tunneling_mode does (the routes
 //     follow, and a node registered away registers again).
 //
-// The labels of restartLabels keep their running values and are logged in
+// The labels of restartLabels and the IPsec labels (IPsecLocalID, IPsecPSK,
+// the certificates, IPsecMOBIKEX, IPsecESP, IPsecDevice, IPsecKeyLog and
+// the IPSEC section) keep their running values and are logged in
 // one warning line ("needs a restart: HAIPAddress, Interface"); a
 // HomeGateway outside the running HomeNetPrefix is refused. What was
 // applied is logged in one line, "configuration reloaded", with the labels
@@ -55,7 +76,11 @@ func (n *Node) Reload(ctx context.Context, cfg Config) error {
 // reload is Reload inside the loop.
 func (l *Loop) reload(next Config, now time.Time) error {
 	loaded := l.loaded
+	// The IPsec labels first: their running values go back into next,
+	// so that the split below sees no change in them either way.
+	_, ipsecRestart := daemon.SplitChanges(loaded.Config, &next.Config, ipsecLabels...)
 	changed, restart := daemon.SplitChanges(loaded, &next, restartLabels...)
+	restart = append(ipsecRestart, restart...)
 	rerr := &daemon.ReloadError{Restart: restart}
 	if len(restart) > 0 {
 		l.log.Warn(daemon.RestartMessage(restart))

@@ -33,7 +33,25 @@ type Stats struct {
 	// authenticator, answered by the switching agent without the home
 	// agent.
 	LocalRequests, LocalAccepted uint64
-	Discards                     Discards
+	// SendsHeld counts requests not sent because signalling protection
+	// was not ready for their destination (no ESP SA yet); the
+	// retransmission timer repeats them.
+	SendsHeld uint64
+	// IPsec counts the calls of the Mover.
+	IPsec    IPsecStats
+	Discards Discards
+}
+
+// IPsecStats count what the mobile asked of signalling protection when
+// its addresses changed, and how it went.
+type IPsecStats struct {
+	// Moves: the SAs moved to another address of the mobile before a
+	// request from it, or back home; MoveFailed: moves that failed.
+	Moves, MoveFailed uint64
+	// Added, AddFailed: IPSEC_INTERFACES addresses offered to the SAs'
+	// peers; Removed, RemoveFailed: offered addresses withdrawn.
+	Added, AddFailed      uint64
+	Removed, RemoveFailed uint64
 }
 
 // Discards count what the mobile dropped, by reason.
@@ -49,6 +67,9 @@ type Discards struct {
 	Authentication uint64
 	// Unmatched: replies that answer no outstanding request.
 	Unmatched uint64
+	// Unprotected: datagrams from a peer whose signalling must travel in
+	// ESP (the home agent, with IPSEC entries) that came in clear.
+	Unprotected uint64
 }
 
 func newStats() Stats { return Stats{Replies: map[mip.Code]uint64{}} }
@@ -70,6 +91,11 @@ func (s Stats) clone() Stats {
 //	advertisements            advertisements heard
 //	moves                     changes of attachment
 //	discards.malformed, .unknown_extension, .authentication, .unmatched
+//	discards.unprotected      from an IPsec peer, in clear
+//	sends.held                requests held: no ESP SA to their destination yet
+//	ipsec.moves, ipsec.move_failed     SAs moved to another own address
+//	ipsec.added, ipsec.add_failed      IPSEC_INTERFACES addresses offered
+//	ipsec.removed, ipsec.remove_failed offered addresses withdrawn
 func (s Stats) Counters() []api.Counter {
 	c := []api.Counter{
 		{Name: "requests", Value: s.Requests},
@@ -81,6 +107,14 @@ func (s Stats) Counters() []api.Counter {
 		{Name: "discards.unknown_extension", Value: s.Discards.UnknownExtension},
 		{Name: "discards.authentication", Value: s.Discards.Authentication},
 		{Name: "discards.unmatched", Value: s.Discards.Unmatched},
+		{Name: "discards.unprotected", Value: s.Discards.Unprotected},
+		{Name: "sends.held", Value: s.SendsHeld},
+		{Name: "ipsec.moves", Value: s.IPsec.Moves},
+		{Name: "ipsec.move_failed", Value: s.IPsec.MoveFailed},
+		{Name: "ipsec.added", Value: s.IPsec.Added},
+		{Name: "ipsec.add_failed", Value: s.IPsec.AddFailed},
+		{Name: "ipsec.removed", Value: s.IPsec.Removed},
+		{Name: "ipsec.remove_failed", Value: s.IPsec.RemoveFailed},
 	}
 	var replies, accepted, denied uint64
 	for code, n := range s.Replies {
