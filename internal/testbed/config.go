@@ -36,6 +36,18 @@ var faSAs = []faSA{
 	{GFA, GFAAddr, 2003, "2122232425262728292a2b2c2d2e2f30"},
 }
 
+// ForeignHomeSA returns the SPI and key (hexadecimal) of the Foreign-Home
+// security association WriteConfigs gives role's foreign agent (fa1, fa2,
+// gfa) and the home agent; ok is false for any other role.
+func ForeignHomeSA(role string) (spi uint32, key string, ok bool) {
+	for _, sa := range faSAs {
+		if sa.role == role {
+			return uint32(sa.spi), sa.key, true
+		}
+	}
+	return 0, "", false
+}
+
 // Daemon binaries and the configuration file each role runs with.
 const (
 	HADaemon = "dynhad"

@@ -1,6 +1,7 @@
 package testbed
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -11,8 +12,6 @@ import (
 
 	"github.com/dynamics-go/dynamics/fa"
 	"github.com/dynamics-go/dynamics/libdynamics/config"
-	"github.com/dynamics-go/dynamics/libdynamics/ike"
-	"github.com/dynamics-go/dynamics/libdynamics/ikev2"
 	"github.com/dynamics-go/dynamics/libdynamics/secure"
 )
 
@@ -143,6 +142,39 @@ func TestWriteConfigsLongDir(t *testing.T) {
 	}
 }
 
+// TestForeignHomeSA checks that the security association the bed reports
+// for a foreign agent is the one in the home agent's SECURITY section.
+func TestForeignHomeSA(t *testing.T) {
+	dir := t.TempDir()
+	b := &Bed{opts: Options{Hierarchical: true}.withDefaults(), prefix: "dynbedtest", plan: topology(true)}
+	if err := b.WriteConfigs(dir); err != nil {
+		t.Fatal(err)
+	}
+	f, err := config.Load(filepath.Join(dir, ConfigFile(HA)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec, _ := f.Section("SECURITY")
+	for role, addr := range map[string]string{FA1: FA1Addr, FA2: FA2Addr, GFA: GFAAddr} {
+		spi, key, ok := ForeignHomeSA(role)
+		if !ok {
+			t.Fatalf("no security association for %s", role)
+		}
+		found := false
+		for _, e := range sec.Entries {
+			if e.Fields[0] == addr {
+				found = e.Fields[1] == fmt.Sprint(spi) && e.Fields[3] == key
+			}
+		}
+		if !found {
+			t.Errorf("%s: SPI %d key %s is not the home agent's entry for %s: %+v", role, spi, key, addr, sec.Entries)
+		}
+	}
+	if _, _, ok := ForeignHomeSA(MN); ok {
+		t.Error("the mobile has a Foreign-Home security association")
+	}
+}
+
 func TestConfigFile(t *testing.T) {
 	for role, want := range map[string]string{HA: "dynhad.conf", MN: "dynmnd.conf", FA1: "dynfad-fa1.conf", GFA: "dynfad-gfa.conf"} {
 		if got := ConfigFile(role); got != want {
@@ -175,8 +207,9 @@ func TestWriteConfigsIPsec(t *testing.T) {
 			if got, _ := f.Value("IPsecLocalID"); got != IPsecID(role) {
 				t.Errorf("hier=%v: %s: IPsecLocalID %q, want %q", hier, role, got, IPsecID(role))
 			}
-			if id, err := ike.ParseIdentity(IPsecID(role)); err != nil || id.IDType != ikev2.IDFQDN {
-				t.Errorf("hier=%v: %s: identity %q is not an FQDN: %v", hier, role, IPsecID(role), err)
+			// An FQDN (ID_FQDN): not an address, no '@' (ID_RFC822_ADDR).
+			if _, err := netip.ParseAddr(IPsecID(role)); err == nil || strings.ContainsAny(IPsecID(role), "@: ") {
+				t.Errorf("hier=%v: %s: identity %q is not an FQDN", hier, role, IPsecID(role))
 			}
 			if got, _ := f.Value("IPsecKeyLog"); got != KeyLogFile(dir, role) || filepath.Dir(got) != dir {
 				t.Errorf("hier=%v: %s: IPsecKeyLog %q, want %q", hier, role, got, KeyLogFile(dir, role))
