@@ -266,12 +266,12 @@ func TestWriteConfigsIPsec(t *testing.T) {
 		}
 		if hier {
 			for _, fa := range []string{FA1Addr, FA2Addr} {
-				if _, ok := entries[HA][netip.MustParsePrefix(fa + "/32")]; ok {
+				if _, ok := entries[HA][netip.MustParsePrefix(fa+"/32")]; ok {
 					t.Errorf("the home agent requires IPsec of %s, which talks to gfa only", fa)
 				}
 			}
 		}
-		if _, ok := entries[HA][netip.MustParsePrefix(HomeAddr + "/32")]; !ok {
+		if _, ok := entries[HA][netip.MustParsePrefix(HomeAddr+"/32")]; !ok {
 			t.Errorf("hier=%v: the home agent has no IPSEC entry for the mobile's home address", hier)
 		}
 	}
