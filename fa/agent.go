@@ -17,6 +17,7 @@ import (
 	"github.com/dynamics-go/dynamics/libdynamics/link"
 	"github.com/dynamics-go/dynamics/libdynamics/logging"
 	"github.com/dynamics-go/dynamics/libdynamics/mip"
+	"github.com/dynamics-go/dynamics/libdynamics/secure"
 	"github.com/dynamics-go/dynamics/libdynamics/sessionkey"
 	"github.com/dynamics-go/dynamics/libdynamics/tunnel"
 )
@@ -46,10 +47,14 @@ type Options struct {
 	// Key is the agent's RSA key pair (LoadKeys), required in a hierarchy:
 	// its public key goes up in relayed requests, and session keys come
 	// down encrypted with it.
-	Key    *rsa.PrivateKey
-	Kernel kernel.Kernel
-	Clock  binding.Clock // nil: binding.SystemClock
-	Logger *slog.Logger  // nil: slog.Default()
+	Key *rsa.PrivateKey
+	// Protector is signalling protection: it judges every registration
+	// message received and says whether one may be sent (package secure).
+	// nil is secure.Off: nothing is required.
+	Protector secure.Protector
+	Kernel    kernel.Kernel
+	Clock     binding.Clock // nil: binding.SystemClock
+	Logger    *slog.Logger  // nil: slog.Default()
 }
 
 // ErrStopped is returned by Do and Stats once Run has returned.
@@ -74,6 +79,7 @@ type Agent struct {
 	kern     kernel.Kernel
 	clock    binding.Clock
 	log      *slog.Logger
+	prot     secure.Protector
 	sas      map[netip.Addr]mip.SecurityAssociation
 
 	events  chan event
@@ -116,6 +122,7 @@ type Agent struct {
 	// without the RSA decryption (knownSession).
 	pastSess  map[netip.Addr]pastSession
 	nextPrune time.Time
+	unprotLog logLimit // the debug lines of admit's drops
 }
 
 // visitorInfo is what a visitor has beyond its binding.
@@ -189,6 +196,7 @@ func New(opts Options) (*Agent, error) {
 		kern:        opts.Kernel,
 		clock:       opts.Clock,
 		log:         opts.Logger,
+		prot:        opts.Protector,
 		sas:         make(map[netip.Addr]mip.SecurityAssociation),
 		events:      make(chan event, 256),
 		stopped:     make(chan struct{}),
@@ -212,6 +220,9 @@ func New(opts Options) (*Agent, error) {
 	}
 	if a.log == nil {
 		a.log = slog.Default()
+	}
+	if a.prot == nil {
+		a.prot = secure.Off{}
 	}
 	for _, e := range cfg.Security {
 		a.sas[e.Peer] = e.SA()

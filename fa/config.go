@@ -11,6 +11,7 @@ import (
 	"github.com/dynamics-go/dynamics/libdynamics/config"
 	"github.com/dynamics-go/dynamics/libdynamics/daemon"
 	"github.com/dynamics-go/dynamics/libdynamics/mip"
+	"github.com/dynamics-go/dynamics/libdynamics/secure"
 )
 
 // Config is the foreign agent's configuration file, dynfad.conf
@@ -82,6 +83,12 @@ type Config struct {
 	// Security holds the Foreign-Home security associations, one per home
 	// agent address.
 	Security []SecurityEntry `dyn:"SECURITY"`
+
+	// Config holds the IPsec labels and the IPSEC section: the agents
+	// (home agents, the upper agent, the agents below) whose registration
+	// signalling with this one must travel in ESP (package secure).
+	// Without IPSEC entries nothing is required.
+	secure.Config
 }
 
 // SecurityEntry is one line of the SECURITY section: a home agent's
@@ -129,6 +136,7 @@ func DefaultConfig() Config {
 		SyslogFacility:        "local0",
 		AdminSocket:           api.DefaultSocket("fa", true),
 		MonitorSocket:         api.DefaultSocket("fa", false),
+		Config:                secure.Config{IPsecMOBIKEX: true, IPsecESP: "auto", IPsecDevice: "dynesp0"},
 	}
 }
 

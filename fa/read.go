@@ -34,11 +34,15 @@ type event struct {
 	hw    net.HardwareAddr // the sender's hardware address (frames)
 	src   netip.AddrPort   // the IP source and UDP source port
 	local netip.Addr       // the upstream datagram's destination, when the socket tells
-	req   *mip.Request
-	poor  poorRequest
-	reply *mip.Reply
-	rev   *mip.Revocation
-	ack   *mip.RevocationAck
+	// ifindex is the interface the message arrived on: the visitor
+	// link's for frames, the upstream socket's IP_PKTINFO for datagrams
+	// (0 when the socket does not tell).
+	ifindex int
+	req     *mip.Request
+	poor    poorRequest
+	reply   *mip.Reply
+	rev     *mip.Revocation
+	ack     *mip.RevocationAck
 }
 
 // poorRequest is the fixed part of a request that is otherwise malformed:
@@ -110,7 +114,7 @@ func (a *Agent) parseFrame(i int, pkt []byte, hw net.HardwareAddr) (event, bool)
 	if !a.forAgent(i, ip.Dst) {
 		return event{}, false
 	}
-	ev := event{link: i, hw: append(net.HardwareAddr(nil), hw...)}
+	ev := event{link: i, hw: append(net.HardwareAddr(nil), hw...), ifindex: a.links[i].Conn.Info().Index}
 	switch ip.Protocol {
 	case link.ProtoICMP:
 		if len(ip.Payload) == 0 || ip.Payload[0] != 10 {
@@ -170,24 +174,42 @@ type dstReader interface {
 	ReadFromDst(b []byte) (int, netip.AddrPort, netip.Addr, error)
 }
 
+// infoReader is an upstream socket that also tells the interface each
+// datagram arrived on (UpstreamConn).
+type infoReader interface {
+	ReadFromInfo(b []byte) (n int, src netip.AddrPort, dst netip.Addr, ifindex int, err error)
+}
+
 // srcWriter is an upstream socket that can send from a chosen address of
 // the agent (UpstreamConn).
 type srcWriter interface {
 	WriteToFrom(b []byte, src netip.Addr, dst netip.AddrPort) (int, error)
 }
 
-// readUpstream reads the upstream socket until ctx ends or it fails.
+// readUpstream reads the upstream socket until ctx ends or it fails. Each
+// datagram goes with its destination and the interface it arrived on
+// (signalling protection tells ESP's by it) as far as the socket tells
+// them: an infoReader both, a dstReader the destination, a plain
+// net.PacketConn neither (interface 0).
 func (a *Agent) readUpstream(ctx context.Context) error {
-	r, ok := a.upstream.(dstReader)
-	if !ok {
+	var read func(b []byte) (int, netip.AddrPort, netip.Addr, int, error)
+	switch r := a.upstream.(type) {
+	case infoReader:
+		read = r.ReadFromInfo
+	case dstReader:
+		read = func(b []byte) (int, netip.AddrPort, netip.Addr, int, error) {
+			n, src, dst, err := r.ReadFromDst(b)
+			return n, src, dst, 0, err
+		}
+	default:
 		return daemon.ReadUDP(ctx, a.upstream, "fa: upstream socket", func(b []byte, src netip.AddrPort) bool {
-			ev, ok := a.parseUpstream(b, src, netip.Addr{})
+			ev, ok := a.parseUpstream(b, src, netip.Addr{}, 0)
 			return !ok || a.post(ctx, ev)
 		}, func() { a.counts.unexpected.Add(1) })
 	}
 	buf := make([]byte, 1<<16)
 	for {
-		n, src, dst, err := r.ReadFromDst(buf)
+		n, src, dst, ifindex, err := read(buf)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -201,20 +223,21 @@ func (a *Agent) readUpstream(ctx context.Context) error {
 			a.counts.unexpected.Add(1)
 			continue
 		}
-		if ev, ok := a.parseUpstream(buf[:n], src, dst); ok && !a.post(ctx, ev) {
+		if ev, ok := a.parseUpstream(buf[:n], src, dst, ifindex); ok && !a.post(ctx, ev) {
 			return nil
 		}
 	}
 }
 
 // parseUpstream turns a datagram from upstream into an event, counting what
-// it drops. local is the datagram's destination, when known.
-func (a *Agent) parseUpstream(b []byte, src netip.AddrPort, local netip.Addr) (event, bool) {
+// it drops. local is the datagram's destination, when known, and ifindex
+// the interface it arrived on (0: unknown).
+func (a *Agent) parseUpstream(b []byte, src netip.AddrPort, local netip.Addr, ifindex int) (event, bool) {
 	if len(b) == 0 {
 		a.counts.malformed.Add(1)
 		return event{}, false
 	}
-	ev := event{src: src, link: -1, local: local}
+	ev := event{src: src, link: -1, local: local, ifindex: ifindex}
 	var err error
 	switch b[0] {
 	case byte(mip.MessageReply):

@@ -38,8 +38,10 @@ var restartLabels = []string{
 //   - TunnelLinger applies to the tunnels left idle from then on (those
 //     already idle keep their end).
 //
-// The labels of restartLabels keep their running values and are logged in
-// one warning line ("needs a restart: INTERFACES"). A CareOfAddress left
+// The labels of restartLabels, and the IPsec labels and IPSEC section (the
+// IKE SAs and the ESP path were set up from them at start), keep their
+// running values and are logged in one warning line ("needs a restart:
+// INTERFACES, IPSEC"). A CareOfAddress left
 // out of the file means the running one (the command takes it from the
 // upstream interface). What was applied is logged in one line,
 // "configuration reloaded", with the labels changed and the home agents
@@ -61,6 +63,7 @@ func (a *Agent) reload(next Config) error {
 		next.CareOfAddress = old.CareOfAddress
 	}
 	changed, restart := daemon.SplitChanges(old, &next, restartLabels...)
+	restart = append(restart, keepIPsec(old, &next)...)
 	if len(restart) > 0 {
 		a.log.Warn(daemon.RestartMessage(restart))
 	}
@@ -152,4 +155,13 @@ func (a *Agent) rescheduleAdvertisement(old Config, now time.Time) {
 			a.nextAdv = now
 		}
 	}
+}
+
+// keepIPsec gives next the running IPsec labels and IPSEC section, and
+// returns the labels that changed: signalling protection was set up from
+// them at start and needs a restart to change.
+func keepIPsec(running Config, next *Config) []string {
+	changed, _ := daemon.SplitChanges(running.Config, &next.Config)
+	next.Config = running.Config
+	return changed
 }

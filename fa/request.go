@@ -10,8 +10,12 @@ import (
 	"github.com/dynamics-go/dynamics/libdynamics/mip"
 )
 
-// handle dispatches one event from a reader.
+// handle dispatches one event from a reader, once signalling protection
+// has admitted it.
 func (a *Agent) handle(ev event) {
+	if !a.admit(ev) {
+		return
+	}
 	switch ev.kind {
 	case evRequest:
 		a.handleRequest(ev)
@@ -86,7 +90,12 @@ func (a *Agent) handleRequest(ev event) {
 		a.deny(down, req.Home, req.HomeAgent, req.CareOf, req.ID, mip.CodeFAUnspecified, 0, "relay failed")
 		return
 	}
+	// A request held back by signalling protection is pending as one
+	// lost on the way: the mobile's retry relays it again.
 	a.addPending(req, down, up)
+	if !a.ready(up, "registration request", req.Home) {
+		return
+	}
 	if _, err := a.upstream.WriteTo(payload, net.UDPAddrFromAddrPort(netip.AddrPortFrom(up, 434))); err != nil {
 		// The pending entry stays: its timeout answers the mobile.
 		a.log.Warn("relaying request failed", logging.KeyHome, req.Home, logging.KeyHA, up, logging.KeyErr, err)
@@ -301,7 +310,7 @@ func (a *Agent) deny(d Downlink, home, ha, coa netip.Addr, id uint64, code mip.C
 // on the foreign link.
 func (a *Agent) sendDown(d Downlink, home netip.Addr, payload []byte) {
 	if d.IsAgent() {
-		if err := a.sendAgent(d, payload); err != nil {
+		if err := a.sendAgent(d, payload, "registration reply", home); err != nil {
 			a.log.Warn("sending to lower agent failed", logging.KeyHome, home, logging.KeyFA, d.Agent.Addr(), logging.KeyErr, err)
 		}
 		return
@@ -319,16 +328,23 @@ func (a *Agent) sendDown(d Downlink, home netip.Addr, payload []byte) {
 	if port == 0 {
 		port = 434
 	}
+	if !a.readyFrame(dst, "registration reply", home) {
+		return
+	}
 	pkt := link.AppendUDP(nil, netip.AddrPortFrom(l.Addr.Addr(), 434), netip.AddrPortFrom(dst, port), 64, payload)
 	if err := l.Conn.WriteFrame(pkt, hw); err != nil {
 		a.log.Warn("sending to mobile failed", logging.KeyHome, home, logging.KeyIface, d.Iface, logging.KeyErr, err)
 	}
 }
 
-// sendAgent sends a registration message to the lower agent of d, from the
-// address it sent to (d.Local) and port 434, so that it sees the message
-// come from its upper agent.
-func (a *Agent) sendAgent(d Downlink, payload []byte) error {
+// sendAgent sends a registration message (what, about home) to the lower
+// agent of d, from the address it sent to (d.Local) and port 434, so that
+// it sees the message come from its upper agent. A message signalling
+// protection holds back (ready) is not sent, and is no error.
+func (a *Agent) sendAgent(d Downlink, payload []byte, what string, home netip.Addr) error {
+	if !a.ready(d.Agent.Addr(), what, home) {
+		return nil
+	}
 	if w, ok := a.upstream.(srcWriter); ok && d.Local.IsValid() {
 		_, err := w.WriteToFrom(payload, d.Local, d.Agent)
 		return err

@@ -249,7 +249,7 @@ func (a *Agent) revokeDown(home, ha netip.Addr, sess session, d Downlink) {
 		next: now.Add(revocationRetry)})
 	a.stats.RevocationsSent++
 	a.log.Info("revoking the old branch", logging.KeyHome, home, logging.KeyFA, d.Agent.Addr(), "revocation_id", id)
-	if err := a.sendAgent(d, b); err != nil {
+	if err := a.sendAgent(d, b, "revocation", home); err != nil {
 		a.log.Warn("sending revocation failed", logging.KeyHome, home, logging.KeyFA, d.Agent.Addr(), logging.KeyErr, err)
 	}
 }
@@ -270,7 +270,7 @@ func (a *Agent) retransmitRevocations(now time.Time) {
 		}
 		r.tries++
 		r.next = now.Add(revocationRetry << (r.tries - 1))
-		if err := a.sendAgent(r.to, r.payload); err != nil {
+		if err := a.sendAgent(r.to, r.payload, "revocation", r.home); err != nil {
 			a.log.Warn("sending revocation failed", logging.KeyHome, r.home, logging.KeyFA, r.to.Agent.Addr(), logging.KeyErr, err)
 		}
 		kept = append(kept, r)
@@ -314,6 +314,9 @@ func (a *Agent) ackRevocation(ev event, sa mip.SecurityAssociation) {
 	b, err := ack.Marshal()
 	if err != nil {
 		a.log.Error("cannot build revocation acknowledgment", logging.KeyErr, err)
+		return
+	}
+	if !a.ready(ev.src.Addr(), "revocation acknowledgment", ev.rev.Home) {
 		return
 	}
 	if _, err := a.upstream.WriteTo(b, net.UDPAddrFromAddrPort(ev.src)); err != nil {

@@ -34,6 +34,11 @@ type Stats struct {
 	// RevocationsSent the revocations it sent to lower agents, first
 	// transmissions only.
 	LocalReplies, RevocationsSent uint64
+	// SendsHeld counts datagrams not sent because signalling protection
+	// requires ESP with their destination and its SA is not up yet (or,
+	// toward a mobile on a visitor link, which only frames reach, because
+	// it requires protection at all).
+	SendsHeld uint64
 	// RevocationsPending is the number of revocations sent to lower
 	// agents and not yet acknowledged (nor given up).
 	RevocationsPending int
@@ -69,11 +74,14 @@ type Discards struct {
 	// request on the upstream socket outside a hierarchy, an unknown
 	// message type).
 	Unexpected uint64
+	// Unprotected: a registration message from a peer whose signalling
+	// must arrive inside ESP (a configured IPsec peer) that came in clear.
+	Unprotected uint64
 }
 
 // counters are updated by the reader goroutines (discards) and by the loop.
 type counters struct {
-	malformed, unknownExt, auth, unmatched, unexpected atomic.Uint64
+	malformed, unknownExt, auth, unmatched, unexpected, unprotected atomic.Uint64
 }
 
 // snapshot copies the counters; it runs in the loop.
@@ -87,6 +95,7 @@ func (a *Agent) snapshot() Stats {
 		Authentication:   a.counts.auth.Load(),
 		Unmatched:        a.counts.unmatched.Load(),
 		Unexpected:       a.counts.unexpected.Load(),
+		Unprotected:      a.counts.unprotected.Load(),
 	}
 	s.Visitors = a.visitors.Len()
 	s.Pending = len(a.pending)
@@ -118,6 +127,8 @@ func (s *Stats) countDeniedUpstream(code mip.Code) {
 //	timeouts                      requests unanswered in time (code 78)
 //	revocations.received          revocations acted on
 //	discards.malformed, .unknown_extension, .authentication, .unmatched, .unexpected
+//	discards.unprotected          registration messages that came in clear where ESP is required
+//	sends.held                    datagrams held back: no ESP SA with the peer yet
 //	advertisements                advertisements sent
 //	solicitations                 solicitations answered
 func (s Stats) Counters() []api.Counter {
@@ -137,6 +148,8 @@ func (s Stats) Counters() []api.Counter {
 		{Name: "discards.authentication", Value: s.Discards.Authentication},
 		{Name: "discards.unmatched", Value: s.Discards.Unmatched},
 		{Name: "discards.unexpected", Value: s.Discards.Unexpected},
+		{Name: "discards.unprotected", Value: s.Discards.Unprotected},
+		{Name: "sends.held", Value: s.SendsHeld},
 		{Name: "advertisements", Value: s.Advertisements},
 		{Name: "solicitations", Value: s.Solicitations},
 	}

@@ -55,7 +55,7 @@ func ListenUpstream(laddr string, src netip.Addr, links []Link) (*UpstreamConn, 
 
 // ReadFrom implements net.PacketConn, skipping the visitor links' datagrams.
 func (u *UpstreamConn) ReadFrom(b []byte) (int, net.Addr, error) {
-	n, addr, _, err := u.read(b)
+	n, addr, _, _, err := u.read(b)
 	return n, addr, err
 }
 
@@ -65,33 +65,43 @@ func (u *UpstreamConn) ReadFrom(b []byte) (int, net.Addr, error) {
 // source is invalid in the (unexpected) case that the socket reports no UDP
 // address.
 func (u *UpstreamConn) ReadFromDst(b []byte) (int, netip.AddrPort, netip.Addr, error) {
-	n, addr, dst, err := u.read(b)
+	n, src, dst, _, err := u.ReadFromInfo(b)
+	return n, src, dst, err
+}
+
+// ReadFromInfo is ReadFromDst that also returns the index of the interface
+// the datagram arrived on: signalling protection's ESP device for a
+// datagram that came out of an ESP SA (0 when the kernel does not tell).
+func (u *UpstreamConn) ReadFromInfo(b []byte) (int, netip.AddrPort, netip.Addr, int, error) {
+	n, addr, dst, ifindex, err := u.read(b)
 	if err != nil {
-		return n, netip.AddrPort{}, netip.Addr{}, err
+		return n, netip.AddrPort{}, netip.Addr{}, 0, err
 	}
 	ua, ok := addr.(*net.UDPAddr)
 	if !ok {
-		return n, netip.AddrPort{}, dst, nil // not from a UDP peer: no source to give
+		return n, netip.AddrPort{}, dst, ifindex, nil // not from a UDP peer: no source to give
 	}
 	src := ua.AddrPort()
-	return n, netip.AddrPortFrom(src.Addr().Unmap(), src.Port()), dst, nil
+	return n, netip.AddrPortFrom(src.Addr().Unmap(), src.Port()), dst, ifindex, nil
 }
 
-func (u *UpstreamConn) read(b []byte) (int, net.Addr, netip.Addr, error) {
+func (u *UpstreamConn) read(b []byte) (int, net.Addr, netip.Addr, int, error) {
 	for {
 		n, cm, addr, err := u.p.ReadFrom(b)
 		if err != nil {
-			return n, addr, netip.Addr{}, err
+			return n, addr, netip.Addr{}, 0, err
 		}
 		var dst netip.Addr
+		ifindex := 0
 		if cm != nil {
 			dst, _ = netip.AddrFromSlice(cm.Dst)
 			dst = dst.Unmap()
 			if u.skipDst[dst] || u.skipIf[cm.IfIndex] {
 				continue
 			}
+			ifindex = cm.IfIndex
 		}
-		return n, addr, dst, nil
+		return n, addr, dst, ifindex, nil
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/dynamics-go/dynamics/libdynamics/link"
 	"github.com/dynamics-go/dynamics/libdynamics/logging"
 	"github.com/dynamics-go/dynamics/libdynamics/mip"
+	"github.com/dynamics-go/dynamics/libdynamics/secure"
 	"github.com/dynamics-go/dynamics/libdynamics/tunnel"
 )
 
@@ -55,6 +56,10 @@ type Options struct {
 	Kernel kernel.Kernel
 	Clock  binding.Clock // nil: binding.SystemClock
 	Logger *slog.Logger  // nil: slog.Default()
+	// Protector is signalling protection: it judges every registration
+	// message received and says whether one may be sent (package secure).
+	// nil is secure.Off: nothing is required.
+	Protector secure.Protector
 	// Rand supplies the nonces of nonce replay protection, the session
 	// keys and SPIs of hierarchical registrations and, without
 	// SessionKeySecret, the key-generation secret; nil is crypto/rand.
@@ -81,6 +86,7 @@ type Agent struct {
 	clock  binding.Clock
 	log    *slog.Logger
 	rand   io.Reader
+	prot   secure.Protector
 	fasas  map[netip.Addr]mip.SecurityAssociation
 	maxLif uint16 // MaxLifetime in seconds
 	secret []byte // the session keys' key-generation secret
@@ -109,6 +115,7 @@ type Agent struct {
 	seq         uint16
 	nextAdv     time.Time
 	lastSolAdv  time.Time
+	unprotLog   logLimit // the debug lines of admit's drops
 }
 
 // mobile is an authorised mobile node.
@@ -159,6 +166,7 @@ func New(opts Options) (*Agent, error) {
 		clock:       opts.Clock,
 		log:         opts.Logger,
 		rand:        opts.Rand,
+		prot:        opts.Protector,
 		fasas:       make(map[netip.Addr]mip.SecurityAssociation),
 		maxLif:      uint16(min(cfg.MaxLifetime/time.Second, time.Duration(mip.Infinite-1))),
 		events:      make(chan []event, 64),
@@ -184,6 +192,9 @@ func New(opts Options) (*Agent, error) {
 	}
 	if a.rand == nil {
 		a.rand = rand.Reader
+	}
+	if a.prot == nil {
+		a.prot = secure.Off{}
 	}
 	a.secret = cfg.SessionKeySecret
 	if len(a.secret) == 0 {

@@ -11,6 +11,7 @@ import (
 	"github.com/dynamics-go/dynamics/libdynamics/config"
 	"github.com/dynamics-go/dynamics/libdynamics/daemon"
 	"github.com/dynamics-go/dynamics/libdynamics/mip"
+	"github.com/dynamics-go/dynamics/libdynamics/secure"
 	"github.com/dynamics-go/dynamics/libdynamics/tunnel"
 )
 
@@ -67,6 +68,12 @@ type Config struct {
 	// Security holds the Foreign-Home security associations, one per
 	// foreign agent address.
 	Security []SecurityEntry `dyn:"SECURITY"`
+
+	// Config holds the IPsec labels and the IPSEC section: the peers
+	// (foreign agents, mobile nodes by home address) whose registration
+	// signalling must travel in ESP (package secure). Without IPSEC
+	// entries nothing is required.
+	secure.Config
 }
 
 // MobileEntry is one line of the AUTHORIZEDLIST section: a home address
@@ -140,6 +147,7 @@ func DefaultConfig() Config {
 		SyslogFacility:   "local0",
 		AdminSocket:      api.DefaultSocket("ha", true),
 		MonitorSocket:    api.DefaultSocket("ha", false),
+		Config:           secure.Config{IPsecMOBIKEX: true, IPsecESP: "auto", IPsecDevice: "dynesp0"},
 	}
 }
 

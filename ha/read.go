@@ -30,12 +30,15 @@ const (
 // event is one parsed message, sent by a reader to the loop.
 type event struct {
 	kind eventKind
-	src  netip.AddrPort   // the IP source and UDP source port
-	hw   net.HardwareAddr // the sender's hardware address (solicitations)
-	req  *mip.Request
-	poor poorRequest
-	rev  *mip.Revocation
-	ack  *mip.RevocationAck
+	src  netip.AddrPort // the IP source and UDP source port
+	// ifindex is the interface the datagram arrived on (IP_PKTINFO); 0
+	// when the socket does not tell.
+	ifindex int
+	hw      net.HardwareAddr // the sender's hardware address (solicitations)
+	req     *mip.Request
+	poor    poorRequest
+	rev     *mip.Revocation
+	ack     *mip.RevocationAck
 }
 
 // poorRequest is the fixed part of a request that is otherwise malformed:
@@ -63,24 +66,35 @@ func (a *Agent) postAll(ctx context.Context, evs []event) bool {
 }
 
 // readUDP reads the UDP socket until ctx ends or it fails: RecvBatch
-// datagrams per recvmmsg when the socket is a *net.UDPConn, else one per
-// ReadFrom.
+// datagrams per recvmmsg when the socket is a *net.UDPConn, each with the
+// interface it arrived on (signalling protection tells ESP's by it), else
+// one per ReadFrom with interface 0.
 func (a *Agent) readUDP(ctx context.Context) error {
 	handle := func(b []byte, src netip.AddrPort) bool {
-		ev, ok := a.parseUDP(b, src)
+		ev, ok := a.parseUDP(b, src, 0)
 		return !ok || a.post(ctx, ev)
 	}
 	if _, ok := a.conn.(*net.UDPConn); !ok {
 		return daemon.ReadUDP(ctx, a.conn, "ha: UDP socket", handle, func() { a.counts.unexpected.Add(1) })
 	}
 	pc := ipv4.NewPacketConn(a.conn)
-	// Every buffer holds the largest datagram, so none is truncated.
+	if err := pc.SetControlMessage(ipv4.FlagInterface, true); err != nil {
+		return fmt.Errorf("ha: UDP socket: arrival interface (IP_PKTINFO): %w", err)
+	}
+	// Every buffer holds the largest datagram, so none is truncated; every
+	// message has room for its IP_PKTINFO control message.
 	msgs := make([]ipv4.Message, RecvBatch)
 	slab := make([]byte, RecvBatch*maxDatagram)
+	oobLen := len(ipv4.NewControlMessage(ipv4.FlagInterface))
+	oob := make([]byte, RecvBatch*oobLen)
 	for i := range msgs {
 		msgs[i].Buffers = [][]byte{slab[i*maxDatagram : (i+1)*maxDatagram]}
+		msgs[i].OOB = oob[i*oobLen : (i+1)*oobLen]
 	}
 	for {
+		for i := range msgs {
+			msgs[i].OOB = msgs[i].OOB[:oobLen]
+		}
 		n, err := pc.ReadBatch(msgs, 0)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -99,7 +113,7 @@ func (a *Agent) readUDP(ctx context.Context) error {
 				continue
 			}
 			src := ua.AddrPort()
-			if ev, ok := a.parseUDP(m.Buffers[0][:m.N], netip.AddrPortFrom(src.Addr().Unmap(), src.Port())); ok {
+			if ev, ok := a.parseUDP(m.Buffers[0][:m.N], netip.AddrPortFrom(src.Addr().Unmap(), src.Port()), arrivalIndex(m.OOB[:m.NN])); ok {
 				evs = append(evs, ev)
 			}
 		}
@@ -112,8 +126,30 @@ func (a *Agent) readUDP(ctx context.Context) error {
 // maxDatagram is the largest UDP payload over IPv4.
 const maxDatagram = 65535 - 20 - 8
 
-// parseUDP turns a datagram into an event, counting what it drops.
-func (a *Agent) parseUDP(b []byte, src netip.AddrPort) (event, bool) {
+// arrivalIndex is the interface index in a datagram's control messages;
+// 0 when they carry none.
+func arrivalIndex(oob []byte) int {
+	if len(oob) == 0 {
+		return 0
+	}
+	var cm ipv4.ControlMessage
+	if err := cm.Parse(oob); err != nil {
+		return 0
+	}
+	return cm.IfIndex
+}
+
+// parseUDP turns a datagram that arrived on interface ifindex into an
+// event, counting what it drops.
+func (a *Agent) parseUDP(b []byte, src netip.AddrPort, ifindex int) (event, bool) {
+	ev, ok := a.parseMessage(b, src)
+	ev.ifindex = ifindex
+	return ev, ok
+}
+
+// parseMessage turns a registration message into an event, counting what
+// it drops.
+func (a *Agent) parseMessage(b []byte, src netip.AddrPort) (event, bool) {
 	m, err := mip.Parse(b)
 	switch {
 	case errors.Is(err, mip.ErrUnknownExtension):
@@ -188,8 +224,12 @@ func (a *Agent) parseFrame(pkt []byte, hw net.HardwareAddr) (event, bool) {
 	return event{kind: evSolicit, src: netip.AddrPortFrom(ip.Src, 0), hw: append(net.HardwareAddr(nil), hw...)}, true
 }
 
-// handle dispatches an event in the loop.
+// handle dispatches an event in the loop, once signalling protection has
+// admitted it.
 func (a *Agent) handle(ev event) {
+	if !a.admit(ev) {
+		return
+	}
 	switch ev.kind {
 	case evRequest:
 		a.handleRequest(ev.req, ev.src)

@@ -41,8 +41,10 @@ var restartLabels = []string{
 //     interval after the last); a changed AgentAdvLifetime or MaxLifetime
 //     is advertised at once.
 //
-// The labels of restartLabels keep their running values and are logged in
-// one warning line ("needs a restart: HAIPAddress, HomeInterface"), as is
+// The labels of restartLabels, and the IPsec labels and IPSEC section (the
+// IKE SAs and the ESP path were set up from them at start), keep their
+// running values and are logged in one warning line ("needs a restart:
+// HAIPAddress, IPSEC"), as is
 // AgentAdvInterval when advertisements were off at start (the home link is
 // not open). AUTHORIZEDLIST entries that the running HAIPAddress and
 // HomeNetPrefix do not allow are refused. What was applied is logged in one
@@ -62,6 +64,7 @@ func (a *Agent) reload(next Config) error {
 	now := a.clock.Now()
 	old := a.cfg
 	changed, restart := daemon.SplitChanges(old, &next, restartLabels...)
+	restart = append(restart, keepIPsec(old, &next)...)
 	if i := slices.Index(changed, "AgentAdvInterval"); i >= 0 && a.link == nil && next.AgentAdvInterval > 0 {
 		changed = slices.Delete(changed, i, i+1)
 		restart = append(restart, "AgentAdvInterval")
@@ -218,4 +221,13 @@ func (a *Agent) rescheduleAdvertisement(old Config, now time.Time) {
 
 func sameSA(x, y mip.SecurityAssociation) bool {
 	return x.SPI == y.SPI && x.Alg == y.Alg && x.Replay == y.Replay && bytes.Equal(x.Key, y.Key)
+}
+
+// keepIPsec gives next the running IPsec labels and IPSEC section, and
+// returns the labels that changed: signalling protection was set up from
+// them at start and needs a restart to change.
+func keepIPsec(running Config, next *Config) []string {
+	changed, _ := daemon.SplitChanges(running.Config, &next.Config)
+	next.Config = running.Config
+	return changed
 }

@@ -27,6 +27,19 @@ const (
 	outAck                       // a Revocation Acknowledgment
 )
 
+// String names the message in logs.
+func (k outKind) String() string {
+	switch k {
+	case outReply:
+		return "registration reply"
+	case outRevocation:
+		return "revocation"
+	case outAck:
+		return "revocation acknowledgment"
+	}
+	return "unknown"
+}
+
 // outMsg is a datagram queued for the UDP socket.
 type outMsg struct {
 	b    []byte
@@ -53,8 +66,12 @@ func newSender(conn net.PacketConn) sender {
 	return s
 }
 
-// send queues a datagram, writing the queue when it is full.
+// send queues a datagram, writing the queue when it is full. A datagram
+// to a peer that signalling protection holds back (ready) is not queued.
 func (a *Agent) send(kind outKind, home netip.Addr, b []byte, dst netip.AddrPort) {
+	if !a.ready(dst.Addr(), kind, home) {
+		return
+	}
 	a.out.queue = append(a.out.queue, outMsg{b: b, dst: dst, kind: kind, home: home})
 	if len(a.out.queue) >= sendBatch {
 		a.flush()
@@ -105,8 +122,7 @@ func (a *Agent) flush() {
 // sent accounts for one datagram written (err nil) or not.
 func (a *Agent) sent(m outMsg, err error) {
 	if err != nil {
-		what := map[outKind]string{outReply: "registration reply", outRevocation: "revocation", outAck: "revocation acknowledgment"}[m.kind]
-		a.log.Warn("sending "+what+" failed", logging.KeyHome, m.home, "to", m.dst, logging.KeyErr, err)
+		a.log.Warn("sending "+m.kind.String()+" failed", logging.KeyHome, m.home, "to", m.dst, logging.KeyErr, err)
 		return
 	}
 	if m.kind == outReply {

@@ -40,6 +40,9 @@ type Stats struct {
 	SessionKeys, FASessionKeys, FAKeysRejected uint64
 	// KernelErrors counts failures to change kernel state.
 	KernelErrors uint64
+	// SendsHeld counts datagrams not sent because signalling protection
+	// requires ESP with their destination and its SA is not up yet.
+	SendsHeld uint64
 	// Discards counts messages dropped without an answer, by reason.
 	Discards Discards
 	// Advertisements counts agent advertisements sent on the home link,
@@ -69,12 +72,16 @@ type Discards struct {
 	// Unexpected: a message the home agent has no use for (a
 	// Registration Reply, an unknown message type).
 	Unexpected uint64
+	// Unprotected: a message that signalling protection requires inside
+	// ESP and that came in clear: from a configured IPsec peer, or a
+	// request for a protected mobile node.
+	Unprotected uint64
 }
 
 // counters are updated by the reader goroutines (discards) and by the
 // loop.
 type counters struct {
-	malformed, unknownExt, auth, unmatched, unexpected atomic.Uint64
+	malformed, unknownExt, auth, unmatched, unexpected, unprotected atomic.Uint64
 }
 
 // snapshot copies the counters; it runs in the loop.
@@ -87,6 +94,7 @@ func (a *Agent) snapshot() Stats {
 		Authentication:   a.counts.auth.Load(),
 		Unmatched:        a.counts.unmatched.Load(),
 		Unexpected:       a.counts.unexpected.Load(),
+		Unprotected:      a.counts.unprotected.Load(),
 	}
 	s.Bindings = a.bindings.Len()
 	s.Tunnels = a.tunnels.Len()
@@ -107,6 +115,8 @@ func (a *Agent) snapshot() Stats {
 //	revocations.sent, .acknowledged, .abandoned, .received, .pending
 //	kernel_errors                 failed kernel changes
 //	discards.malformed, .unknown_extension, .authentication, .unmatched, .unexpected
+//	discards.unprotected          registration messages that came in clear where ESP is required
+//	sends.held                    datagrams held back: no ESP SA with the peer yet
 //	advertisements                advertisements sent on the home link
 //	solicitations                 solicitations answered
 func (s Stats) Counters() []api.Counter {
@@ -129,6 +139,8 @@ func (s Stats) Counters() []api.Counter {
 		{Name: "discards.authentication", Value: s.Discards.Authentication},
 		{Name: "discards.unmatched", Value: s.Discards.Unmatched},
 		{Name: "discards.unexpected", Value: s.Discards.Unexpected},
+		{Name: "discards.unprotected", Value: s.Discards.Unprotected},
+		{Name: "sends.held", Value: s.SendsHeld},
 		{Name: "advertisements", Value: s.Advertisements},
 		{Name: "solicitations", Value: s.Solicitations},
 	}
