@@ -1,0 +1,494 @@
+package secure
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dynamics-go/dynamics/libdynamics/esp"
+	"github.com/dynamics-go/dynamics/libdynamics/ike"
+	"github.com/dynamics-go/dynamics/libdynamics/ikev2"
+)
+
+var (
+	_ Protector = (*Guard)(nil)
+	_ Mover     = (*Guard)(nil)
+)
+
+// Retry timing of the SAs this side brings up.
+const (
+	// MinRetry is the wait after a first failed attempt; it doubles with
+	// each failure up to MaxRetry.
+	MinRetry = time.Second
+	MaxRetry = 30 * time.Second
+	// recheck is how often a keeper looks at an SA that is up, besides
+	// being woken when a policy goes.
+	recheck = 10 * time.Second
+	// closeTimeout bounds the deletes Close sends.
+	closeTimeout = 2 * time.Second
+)
+
+// Options are what Open needs besides the configuration file's part.
+type Options struct {
+	Config Config
+	// Local is the agent's signalling address: IKE binds ports 500 and
+	// 4500 on it, and it is this side's identity unless IPsecLocalID says
+	// otherwise.
+	Local netip.Addr
+	// Initiate are the peers this agent brings SAs up with and keeps up
+	// (the mobile node: its home agent; a foreign agent: its upstream
+	// agent). Each needs an IPSEC line of its own; one no entry covers is
+	// left in clear (and logged).
+	Initiate []netip.Addr
+	// Mobiles (home agent): entries inside it are mobile nodes, whose SAs
+	// may move anywhere.
+	Mobiles netip.Prefix
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// KeyLog receives the IKE keys for Wireshark; nil opens IPsecKeyLog
+	// when it is set.
+	KeyLog io.Writer
+}
+
+// Stats are a Guard's counters.
+type Stats struct {
+	// IKESAs are the established IKE SAs, Children their child SAs.
+	IKESAs, Children int
+	// IKEInitiated counts the IKE SAs this guard set out to bring up
+	// (each an IKE_SA_INIT exchange, retransmissions aside).
+	IKEInitiated uint64
+	// IKE are the engine's counters.
+	IKE ike.Stats
+	// ESP are the userspace data path's counters (zero with XFRM), and
+	// ESPDrops their drops' total.
+	ESP      esp.Stats
+	ESPDrops uint64
+}
+
+// Guard protects one agent's signalling: an IKE engine, its sockets, the
+// ESP data path, and the SAs it keeps up. Its methods are safe for
+// concurrent use; Check, Requires and Ready take no lock.
+type Guard struct {
+	log        *slog.Logger
+	mode       string // xfrm or userspace
+	eng        *ike.Engine
+	kernel     esp.Kernel // the data path (closed last)
+	snap       atomic.Pointer[snapshot]
+	initiators []*initiator
+	initiated  atomic.Uint64
+	keyLog     *os.File
+
+	mu        sync.Mutex // endpoints
+	endpoints map[netip.Addr]*Endpoint
+
+	ctx       context.Context
+	cancel    context.CancelFunc
+	engCancel context.CancelFunc
+	engDone   chan error
+	keepers   sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open validates the configuration (a *ConfigError names the label or
+// IPSEC line), binds the IKE sockets on opts.Local, opens the ESP data
+// path (IPsecESP), starts the IKE engine and starts bringing up the SAs
+// with the Initiate peers in the background. Sockets, the TUN device and
+// the routes are made in the network namespace of the calling thread: the
+// agent's. Close undoes everything.
+func Open(opts Options) (*Guard, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if !opts.Config.Enabled() {
+		return nil, fmt.Errorf("%w: no IPSEC entries, nothing to protect", ErrConfig)
+	}
+	if err := opts.Config.Validate(); err != nil {
+		return nil, err
+	}
+	mode, err := ResolveESP(opts.Config.IPsecESP)
+	if err != nil {
+		return nil, err
+	}
+	pl, err := makePlan(opts, mode)
+	if err != nil {
+		return nil, err
+	}
+	g := &Guard{log: log, mode: mode, initiators: pl.initiators, endpoints: make(map[netip.Addr]*Endpoint)}
+	ok := false
+	defer func() {
+		if !ok {
+			g.release()
+		}
+	}()
+	ep, err := OpenEndpoint(opts.Local, mode == ESPXFRM, log)
+	if err != nil {
+		return nil, fmt.Errorf("secure: %s: %w", opts.Local, err)
+	}
+	g.endpoints[opts.Local] = ep
+	if g.kernel, err = OpenESP(mode, ep, opts.Config.IPsecDevice, log); err != nil {
+		return nil, fmt.Errorf("secure: ESP data path: %w", err)
+	}
+	first := &snapshot{entries: pl.entries, kernel: mode == ESPXFRM}
+	if u, isU := g.kernel.(*esp.Userspace); isU {
+		ifi, err := net.InterfaceByName(u.Device())
+		if err != nil {
+			return nil, fmt.Errorf("secure: ESP device: %w", err)
+		}
+		first.device = ifi.Index
+	}
+	g.snap.Store(first)
+	keyLog := opts.KeyLog
+	if keyLog == nil && opts.Config.IPsecKeyLog != "" {
+		f, err := os.OpenFile(opts.Config.IPsecKeyLog, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			return nil, &ConfigError{Label: "IPsecKeyLog", Msg: err.Error()}
+		}
+		g.keyLog, keyLog = f, f
+	}
+	g.eng, err = ike.New(ike.Options{
+		Config: pl.ike, Sockets: ep.Sockets(), ESP: newWatch(g.kernel, &g.snap, g.policiesChanged),
+		Logger: log, KeyLog: keyLog,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("secure: %w", err)
+	}
+	for _, a := range pl.uncovered {
+		log.Warn("no IPSEC entry for an upstream peer: its signalling is not protected", "peer", a)
+	}
+	var engCtx context.Context
+	engCtx, g.engCancel = context.WithCancel(context.Background())
+	g.engDone = make(chan error, 1)
+	go func() {
+		err := g.eng.Run(engCtx)
+		if err != nil {
+			log.Error("IKE engine stopped", "err", err)
+		}
+		g.engDone <- err
+	}()
+	g.ctx, g.cancel = context.WithCancel(context.Background())
+	for _, in := range g.initiators {
+		g.keepers.Go(func() { g.keep(in) })
+	}
+	log.Info("signalling protection on", "local", opts.Local, "esp", mode, "peers", len(pl.entries), "initiate", len(g.initiators))
+	ok = true
+	return g, nil
+}
+
+// Close deletes the SAs (best effort, within a short timeout), stops the
+// engine, closes the sockets and the ESP data path (device, rules,
+// routes, XFRM states and policies). It may be called more than once.
+func (g *Guard) Close() error {
+	g.closeOnce.Do(func() {
+		g.cancel()
+		g.keepers.Wait()
+		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+		if sas, err := g.eng.SAs(ctx); err == nil {
+			var wg sync.WaitGroup
+			for _, sa := range sas {
+				if sa.State == ike.StateEstablished {
+					wg.Go(func() { _ = g.eng.Delete(ctx, sa.LocalSPI) })
+				}
+			}
+			wg.Wait()
+		}
+		cancel()
+		g.engCancel()
+		<-g.engDone
+		g.closeErr = g.release()
+		g.log.Info("signalling protection off")
+	})
+	return g.closeErr
+}
+
+// release closes the sockets, the data path and the key log.
+func (g *Guard) release() error {
+	var err error
+	g.mu.Lock()
+	for a, ep := range g.endpoints {
+		err = errors.Join(err, ep.Close())
+		delete(g.endpoints, a)
+	}
+	g.mu.Unlock()
+	if g.kernel != nil {
+		err = errors.Join(err, g.kernel.Close())
+	}
+	if g.keyLog != nil {
+		err = errors.Join(err, g.keyLog.Close())
+	}
+	return err
+}
+
+// Check implements Protector.
+func (g *Guard) Check(src netip.Addr, ifindex int) Verdict {
+	return g.snap.Load().verdict(src, ifindex)
+}
+
+// Requires implements Protector.
+func (g *Guard) Requires(addr netip.Addr) bool { return g.snap.Load().required(addr) }
+
+// Ready implements Protector. When dst is a peer this side brings SAs up
+// with and they are not up, the attempt runs now instead of after its
+// backoff.
+func (g *Guard) Ready(dst netip.Addr) bool {
+	if g.snap.Load().ready(dst) {
+		return true
+	}
+	dst = dst.Unmap()
+	for _, in := range g.initiators {
+		if in.addr == dst {
+			in.poke()
+		}
+	}
+	return false
+}
+
+// policiesChanged runs in the engine's loop after every policy change:
+// the keepers look again (an SA that went is brought up again).
+func (g *Guard) policiesChanged() {
+	for _, in := range g.initiators {
+		in.poke()
+	}
+}
+
+// keep brings the SAs with one peer up and keeps them up: an attempt at
+// once, after a failure again after MinRetry doubling to MaxRetry (or at
+// once when poked), and a look whenever a policy changes.
+func (g *Guard) keep(in *initiator) {
+	backoff := MinRetry
+	for {
+		wait := recheck
+		if err := g.ensure(in); err != nil {
+			if g.ctx.Err() != nil {
+				return
+			}
+			g.log.Warn("IPsec SAs not up, retrying", "peer", in.addr, "retry", backoff, "err", err)
+			wait = backoff
+			backoff = min(2*backoff, MaxRetry)
+		} else {
+			backoff = MinRetry
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-g.ctx.Done():
+			t.Stop()
+			return
+		case <-in.nudge:
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+// ensure makes sure an established IKE SA with the peer has a child SA:
+// nothing to do, a new child on the IKE SA, or a new IKE SA.
+func (g *Guard) ensure(in *initiator) error {
+	sas, err := g.eng.SAs(g.ctx)
+	if err != nil {
+		return err
+	}
+	for _, sa := range sas {
+		if sa.Peer != in.name || sa.State != ike.StateEstablished {
+			continue
+		}
+		for _, c := range sa.Children {
+			if c.State == ike.ChildInstalled {
+				return nil
+			}
+		}
+		_, err := g.eng.CreateChild(g.ctx, sa.LocalSPI)
+		return err
+	}
+	g.initiated.Add(1)
+	info, err := g.eng.Initiate(g.ctx, in.name)
+	if err == nil {
+		g.log.Info("IPsec SAs up", "peer", in.addr, "local", info.Local.Addr())
+	}
+	return err
+}
+
+// endpoint returns the sockets on addr, opening them and giving them to
+// the engine first if need be.
+func (g *Guard) endpoint(ctx context.Context, addr netip.Addr) (*Endpoint, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if ep := g.endpoints[addr]; ep != nil {
+		return ep, nil
+	}
+	ep, err := OpenEndpoint(addr, g.mode == ESPXFRM, g.log)
+	if err != nil {
+		return nil, fmt.Errorf("secure: %s: %w", addr, err)
+	}
+	for i, s := range ep.Sockets() {
+		if err := g.eng.AddSocket(ctx, s); err != nil {
+			if i > 0 {
+				_ = g.eng.RemoveSocket(ctx, netip.AddrPortFrom(addr, esp.IKEPort))
+			}
+			ep.Close()
+			return nil, fmt.Errorf("secure: sockets on %s: %w", addr, err)
+		}
+	}
+	g.endpoints[addr] = ep
+	return ep, nil
+}
+
+// drop stops using and closes the sockets on addr when no IKE SA runs on
+// that address any more.
+func (g *Guard) drop(ctx context.Context, addr netip.Addr) error {
+	sas, err := g.eng.SAs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, sa := range sas {
+		if sa.Local.Addr() == addr {
+			return nil
+		}
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	ep := g.endpoints[addr]
+	if ep == nil {
+		return nil
+	}
+	err = errors.Join(
+		g.eng.RemoveSocket(ctx, netip.AddrPortFrom(addr, esp.IKEPort)),
+		g.eng.RemoveSocket(ctx, netip.AddrPortFrom(addr, esp.EncapPort)))
+	delete(g.endpoints, addr)
+	return errors.Join(err, ep.Close())
+}
+
+// established lists the established IKE SAs.
+func (g *Guard) established(ctx context.Context) ([]ike.SAInfo, error) {
+	sas, err := g.eng.SAs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := sas[:0]
+	for _, sa := range sas {
+		if sa.State == ike.StateEstablished {
+			out = append(out, sa)
+		}
+	}
+	return out, nil
+}
+
+// addressUpdater is the engine's MOBIKE-X address update.
+// TODO(mobikex): call g.eng.UpdateAddress directly once package ike has it.
+type addressUpdater interface {
+	UpdateAddress(ctx context.Context, spi ikev2.SPI, old, new netip.Addr) error
+}
+
+// MoveTo implements Mover: it opens the sockets on new, moves every IKE
+// SA on old (and its child SAs, whose transport selectors and policies
+// change from old to new) with MOBIKE-X UPDATE_SA_ADDRESSES, or RFC 4555
+// MOBIKE with a peer that speaks only that, and closes the sockets on old
+// once no SA uses them.
+func (g *Guard) MoveTo(ctx context.Context, old, new netip.Addr) error {
+	old, new = old.Unmap(), new.Unmap()
+	if old == new {
+		return nil
+	}
+	if _, err := g.endpoint(ctx, new); err != nil {
+		return err
+	}
+	sas, err := g.established(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, sa := range sas {
+		if sa.Local.Addr() != old {
+			continue
+		}
+		var err error
+		if u, ok := any(g.eng).(addressUpdater); ok {
+			err = u.UpdateAddress(ctx, sa.LocalSPI, old, new)
+		} else {
+			err = g.eng.Move(ctx, sa.LocalSPI, new)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("secure: moving the SAs with %s to %s: %w", sa.Remote.Addr(), new, err))
+			continue
+		}
+		g.log.Info("IPsec SAs moved", "peer", sa.Remote.Addr(), "from", old, "to", new)
+	}
+	if err := g.drop(ctx, old); err != nil {
+		errs = append(errs, err)
+	}
+	for _, in := range g.initiators {
+		in.poke()
+	}
+	return errors.Join(errs...)
+}
+
+// addressAdder is the engine's MOBIKE-X ADD_SA_ADDRESS and
+// REMOVE_SA_ADDRESS.
+// TODO(mobikex): call g.eng.AddAddress and RemoveAddress directly once
+// package ike has them.
+type addressAdder interface {
+	RemoveAddress(ctx context.Context, spi ikev2.SPI, addr netip.Addr) error
+}
+
+// ErrUnsupported is returned by AddAddress and RemoveAddress while the
+// engine cannot offer addresses.
+var ErrUnsupported = errors.New("secure: the IKE engine does not offer MOBIKE-X addresses")
+
+// AddAddress implements Mover: it opens the sockets on addr and offers it
+// to every established IKE SA's peer (ADD_SA_ADDRESS), so the SAs move
+// there when their address goes.
+func (g *Guard) AddAddress(ctx context.Context, addr netip.Addr) error {
+	return ErrUnsupported
+}
+
+// RemoveAddress implements Mover: it withdraws addr from every
+// established IKE SA (REMOVE_SA_ADDRESS; an SA using it moves to another
+// of its addresses first) and closes the sockets on addr once no SA uses
+// them.
+func (g *Guard) RemoveAddress(ctx context.Context, addr netip.Addr) error {
+	return ErrUnsupported
+}
+
+// SAs lists the IKE SAs and their child SAs.
+func (g *Guard) SAs(ctx context.Context) ([]ike.SAInfo, error) { return g.eng.SAs(ctx) }
+
+// ESP returns the name of the data path: "xfrm" or "userspace".
+func (g *Guard) ESP() string { return g.mode }
+
+// Device returns the userspace data path's TUN device index (what Check
+// compares a datagram's arrival interface with); 0 with XFRM.
+func (g *Guard) Device() int { return g.snap.Load().device }
+
+// Stats returns the counters.
+func (g *Guard) Stats() Stats {
+	s := Stats{IKEInitiated: g.initiated.Load()}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = g.eng.Do(ctx, func(st *ike.State) {
+		s.IKE = st.Stats()
+		for _, sa := range st.SAs() {
+			if sa.State != ike.StateEstablished {
+				continue
+			}
+			s.IKESAs++
+			for _, c := range sa.Children {
+				if c.State == ike.ChildInstalled {
+					s.Children++
+				}
+			}
+		}
+	})
+	if u, ok := g.kernel.(*esp.Userspace); ok {
+		s.ESP = u.Stats()
+		s.ESPDrops = s.ESP.Drops.Total()
+	}
+	return s
+}
