@@ -535,10 +535,10 @@ func (ip IP) check() error {
 	return nil
 }
 
-// IPParam returns the IP parameter for ip. An IPv4-mapped IPv6 address is
-// sent as IPv4.
+// IPParam returns the IP parameter for ip: V is set for an IPv6 address
+// (an IPv4-mapped one included, sent as the 16 octets it is).
 func IPParam(ip IP) Param {
-	a := ip.Addr.Unmap()
+	a := ip.Addr
 	var flags byte
 	if ip.Info != nil {
 		flags |= FlagM

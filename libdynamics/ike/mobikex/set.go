@@ -94,7 +94,7 @@ func (a Action) check() (*IP, error) {
 		switch a.Kind {
 		case ActionUpdate:
 			f := &fam[0]
-			if ip.Addr.Unmap().Is6() {
+			if ip.Addr.Is6() {
 				f = &fam[1]
 			}
 			switch {
