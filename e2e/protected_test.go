@@ -1,0 +1,582 @@
+package e2e
+
+import (
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dynamics-go/dynamics/internal/testbed"
+	"github.com/dynamics-go/dynamics/internal/tsharktest"
+	"github.com/dynamics-go/dynamics/libdynamics/api"
+)
+
+// protPingInterval is the ping's interval in the protected scenarios: each
+// request lost is 10 ms without connectivity.
+const protPingInterval = 10 * time.Millisecond
+
+// protRoute are the moves of the protected scenarios, from home. On the
+// flat bed the mobile also takes a co-located care-of address, which moves
+// its IKE SA with the home agent by MOBIKE-X; on the hierarchical bed the
+// moves between fa1 and fa2 stay under gfa.
+var protRoute = map[bool][]string{
+	false: {testbed.AtFA1, testbed.AtFA2, testbed.AtColocated, testbed.AtFA1, testbed.AtHome},
+	true:  {testbed.AtFA1, testbed.AtFA2, testbed.AtFA1, testbed.AtHome},
+}
+
+// unprotectedCounter is the home agent's count of registration messages
+// dropped because they came in clear from a peer whose signalling must
+// travel in ESP.
+const unprotectedCounter = "discards.unprotected"
+
+// TestProtectedFlat roams the flat bed with every signalling hop under
+// IPsec (mobile-home agent, fa1-home agent, fa2-home agent): see
+// protectedScenario.
+func TestProtectedFlat(t *testing.T) { protectedScenario(t, false) }
+
+// TestProtectedHierarchy roams the hierarchical bed with every hop under
+// IPsec (mobile-home agent, fa1-gfa, fa2-gfa, gfa-home agent).
+func TestProtectedHierarchy(t *testing.T) { protectedScenario(t, true) }
+
+// protectedScenario runs the roam with IPsec: the ping from cn is answered
+// again after every move; the captures on the links carrying the protected
+// hops hold no registration message in clear between protected peers but
+// ESP between them; each peer pair ran IKE_SA_INIT exactly once for the
+// whole run (the mobile's co-located move updates its SA with MOBIKE-X,
+// which the decrypted capture shows); the home agent dropped nothing as
+// unprotected during the roam, and drops and counts a forged registration
+// sent in clear. The same roam then runs without IPsec, and the pings lost
+// per move are logged for both.
+func protectedScenario(t *testing.T, hier bool) {
+	requireHost(t)
+	bin := requireDaemons(t)
+	var protLost, clearLost []moveLoss
+	if !t.Run("ipsec", func(t *testing.T) {
+		s := newProtRun(t, bin, hier, true)
+		s.roam(t)
+		protLost = s.losses(t)
+		s.stopCaptures(t)
+		s.forge(t)
+		s.checkCaptures(t)
+	}) {
+		return
+	}
+	t.Run("clear", func(t *testing.T) {
+		s := newProtRun(t, bin, hier, false)
+		s.roam(t)
+		clearLost = s.losses(t)
+		s.forge(t)
+	})
+	t.Logf("pings lost per move (every %v): protected %s, clear %s", protPingInterval, lossSummary(protLost), lossSummary(clearLost))
+}
+
+// moveLoss is what one move cost the ping.
+type moveLoss struct {
+	move string
+	lost int
+}
+
+func lossSummary(ls []moveLoss) string {
+	if len(ls) == 0 {
+		return "not measured"
+	}
+	total := 0
+	var parts []string
+	for _, l := range ls {
+		total += l.lost
+		parts = append(parts, fmt.Sprintf("%s %d", l.move, l.lost))
+	}
+	return fmt.Sprintf("%.1f (%s)", float64(total)/float64(len(ls)), strings.Join(parts, ", "))
+}
+
+// protRun is one bed of the scenario, with or without IPsec.
+type protRun struct {
+	bed     *testbed.Bed
+	hier    bool
+	ipsec   bool
+	dir     string
+	conf    string
+	daemons map[string]*testbed.Proc
+	ping    *testbed.Pinger
+	haMon   *api.Client
+	mnMon   *api.Client
+	moves   []handoff
+	caps    []*testbed.Proc
+	pcaps   []string
+}
+
+// newProtRun builds the bed, starts the captures (with IPsec), the daemons
+// and the ping, and waits for the mobile to be answered at home.
+func newProtRun(t *testing.T, bin string, hier, ipsec bool) *protRun {
+	t.Helper()
+	dir := keepDir(t)
+	if ipsec {
+		dir = filepath.Join(dir, "ipsec")
+	} else {
+		dir = filepath.Join(dir, "clear")
+	}
+	bed, err := testbed.New(testbed.Options{Hierarchical: hier, IPsec: ipsec, Logger: logger(t), LogDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := bed.Close(); err != nil {
+			t.Errorf("closing the testbed: %v", err)
+		}
+	})
+	s := &protRun{bed: bed, hier: hier, ipsec: ipsec, dir: dir, conf: filepath.Join(dir, "conf")}
+	if ipsec {
+		// From before the daemons start: the first IKE_SA_INIT of every
+		// pair is in them.
+		for _, c := range s.signallingLinks() {
+			s.capture(t, c.role, c.iface, c.name)
+		}
+	}
+	if err := bed.WriteConfigs(s.conf); err != nil {
+		t.Fatal(err)
+	}
+	s.daemons, err = bed.StartAgents(bin, s.conf)
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for _, role := range append(bed.Agents(), testbed.MN) {
+			if p := s.daemons[role]; p != nil {
+				t.Logf("---- %s in %s (last lines) ----\n%s", p.Name, role, tail(p.Output(), 80))
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.haMon = dial(t, bed.MonitorSocket(testbed.HA))
+	s.mnMon = dial(t, bed.MonitorSocket(testbed.MN))
+	start := time.Now()
+	if s.ping, err = bed.StartPingerEvery(testbed.CN, testbed.HomeAddr, protPingInterval); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ping.WaitReply(start, recoverBound); err != nil {
+		t.Fatalf("at home: %v", err)
+	}
+	if err := s.waitMobile(testbed.AtHome); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// capLink is a link to capture: role's iface, into <name>.pcap.
+type capLink struct{ role, iface, name string }
+
+// signallingLinks are the links the protected hops cross: the home link
+// (every hop to the home agent), rt's links to fa1, fa2 and the link
+// without an agent on the flat bed; gfa's links down to fa1 and fa2 and up
+// to rt on the hierarchical bed.
+func (s *protRun) signallingLinks() []capLink {
+	links := []capLink{{testbed.HA, testbed.HAIface, "home-link"}}
+	if s.hier {
+		return append(links,
+			capLink{testbed.GFA, testbed.FAUpstreamIface, "gfa-up"},
+			capLink{testbed.GFA, gfaLink[testbed.FA1].iface, "gfa-fa1"},
+			capLink{testbed.GFA, gfaLink[testbed.FA2].iface, "gfa-fa2"})
+	}
+	return append(links,
+		capLink{testbed.RT, "eth-fa1", "rt-fa1"},
+		capLink{testbed.RT, "eth-fa2", "rt-fa2"},
+		capLink{testbed.RT, "eth-nofa", "no-agent-link"})
+}
+
+func (s *protRun) capture(t *testing.T, role, iface, name string) {
+	t.Helper()
+	file := filepath.Join(s.dir, name+".pcap")
+	p, err := s.bed.Capture(role, iface, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.caps = append(s.caps, p)
+	s.pcaps = append(s.pcaps, file)
+}
+
+func (s *protRun) stopCaptures(t *testing.T) {
+	for _, p := range s.caps {
+		if err := p.Stop(); err != nil {
+			t.Error(err)
+		}
+	}
+	s.caps = nil
+}
+
+// visitorAddr is the address each foreign agent advertises from.
+var visitorAddr = map[string]netip.Addr{
+	testbed.AtFA1: netip.MustParseAddr(testbed.FA1VisitorAddr),
+	testbed.AtFA2: netip.MustParseAddr(testbed.FA2VisitorAddr),
+}
+
+// waitMobile waits for the mobile to report itself registered where it
+// is: at home, through the foreign agent of that link, or with its
+// co-located care-of address.
+func (s *protRun) waitMobile(where string) error {
+	return eventually(recoverBound, func() error {
+		st, err := s.mnMon.GetStatus(apiTimeout)
+		if err != nil {
+			return err
+		}
+		switch where {
+		case testbed.AtHome:
+			if st.State != "At home" {
+				return fmt.Errorf("the mobile is %q, want At home", st.State)
+			}
+		case testbed.AtColocated:
+			if st.State != "Connected" || st.CareOf != netip.MustParseAddr(testbed.ColocatedAddr) {
+				return fmt.Errorf("the mobile is %q with care-of address %s, want Connected with %s",
+					st.State, st.CareOf, testbed.ColocatedAddr)
+			}
+		default:
+			if st.State != "Connected" || st.FA != visitorAddr[where] {
+				return fmt.Errorf("the mobile is %q through %s, want Connected through %s", st.State, st.FA, visitorAddr[where])
+			}
+		}
+		return nil
+	})
+}
+
+// unprotected reads the home agent's discards.unprotected counter; with
+// IPsec the counter must be there.
+func (s *protRun) unprotected() (uint64, error) {
+	st, err := s.haMon.GetStatus(apiTimeout)
+	if err != nil {
+		return 0, err
+	}
+	for _, c := range st.Counters {
+		if c.Name == unprotectedCounter {
+			return c.Value, nil
+		}
+	}
+	if s.ipsec {
+		return 0, fmt.Errorf("the home agent's status has no counter %s", unprotectedCounter)
+	}
+	return 0, nil
+}
+
+// roam takes the mobile along the route, waiting after each move for its
+// registration and for the ping to be answered again; with IPsec the home
+// agent must drop nothing as unprotected meanwhile.
+func (s *protRun) roam(t *testing.T) {
+	for _, where := range protRoute[s.hier] {
+		m := handoff{from: s.bed.Where(), to: where, at: time.Now()}
+		if err := s.bed.Move(where); err != nil {
+			t.Fatal(err)
+		}
+		r, err := s.ping.WaitReply(time.Now(), recoverBound)
+		if err != nil {
+			s.moves = append(s.moves, m)
+			t.Fatalf("moved %s -> %s: %v", m.from, m.to, err)
+		}
+		m.answered = r.Received
+		s.moves = append(s.moves, m)
+		if err := s.waitMobile(where); err != nil {
+			t.Fatalf("moved %s -> %s: %v", m.from, m.to, err)
+		}
+		t.Logf("moved %s -> %s: answered again after %.0f ms", m.from, m.to, ms(m.answered.Sub(m.at)))
+		if !s.ipsec {
+			continue
+		}
+		if n, err := s.unprotected(); err != nil || n != 0 {
+			t.Errorf("after the move %s -> %s the home agent's %s is %d (%v), want 0", m.from, m.to, unprotectedCounter, n, err)
+		}
+	}
+}
+
+// losses returns the pings lost at each move, from the move to the next
+// one (the last: to PingWait ago), and logs them.
+func (s *protRun) losses(t *testing.T) []moveLoss {
+	time.Sleep(testbed.PingWait)
+	var out []moveLoss
+	var b strings.Builder
+	fmt.Fprintf(&b, "pings per move (every %v, IPsec %v):\n", protPingInterval, s.ipsec)
+	fmt.Fprintf(&b, "  %-22s %5s %5s %5s %15s %21s\n", "move", "sent", "recv", "lost", "longest outage", "answered again after")
+	for i, m := range s.moves {
+		end := time.Now().Add(-testbed.PingWait)
+		if i+1 < len(s.moves) {
+			end = s.moves[i+1].at
+		}
+		ps := s.ping.Stats(m.at, end)
+		name := m.from + " -> " + m.to
+		out = append(out, moveLoss{move: name, lost: ps.Lost})
+		again := "never"
+		if !m.answered.IsZero() {
+			again = fmt.Sprintf("%.0f ms", ms(m.answered.Sub(m.at)))
+		}
+		fmt.Fprintf(&b, "  %-22s %5d %5d %5d %12.0f ms %21s\n", name, ps.Sent, ps.Received, ps.Lost, ms(ps.LongestOutage), again)
+	}
+	t.Log(b.String())
+	return out
+}
+
+// forgedFrom is the agent a forged registration pretends to come from: the
+// one the home agent hears directly (fa1 on the flat bed, gfa under it).
+func (s *protRun) forgedFrom() string {
+	if s.hier {
+		return testbed.GFA
+	}
+	return testbed.FA1
+}
+
+// forge sends the home agent a registration request in clear, as if
+// relayed by forgedFrom: rt, on the path, sends it with that agent's
+// address as source from a raw socket. It is a request the home agent
+// would accept (authenticated with the mobile's and the agent's keys,
+// fresh timestamp), registering the mobile's home address at the agent's
+// address. With IPsec it must be dropped and counted, the binding table
+// unchanged; without, it must be accepted, which shows the forgery is one
+// only protection stops.
+func (s *protRun) forge(t *testing.T) {
+	agent := s.forgedFrom()
+	agentAddr := netip.MustParseAddr(testbed.FA1Addr)
+	if agent == testbed.GFA {
+		agentAddr = netip.MustParseAddr(testbed.GFAAddr)
+	}
+	before, err := s.haMon.GetTunnels(apiTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count, err := s.unprotected()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkt, err := forgedRequest(agent, agentAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sendRaw(t, s.bed.NS(testbed.RT), pkt)
+	home := netip.MustParseAddr(testbed.HomeAddr)
+	if !s.ipsec {
+		// In clear the home agent believes it: the mobile is bound at the
+		// agent's address.
+		if err := eventually(settleBound, func() error {
+			list, err := s.haMon.GetTunnels(apiTimeout)
+			if err != nil {
+				return err
+			}
+			for _, tn := range list {
+				if tn.Home == home && tn.CareOf == agentAddr {
+					return nil
+				}
+			}
+			return fmt.Errorf("home agent's bindings %+v", list)
+		}); err != nil {
+			t.Errorf("without IPsec, a registration forged from %s %s was not accepted: %v", agent, agentAddr, err)
+		}
+		return
+	}
+	if err := eventually(settleBound, func() error {
+		n, err := s.unprotected()
+		if err == nil && n != count+1 {
+			err = fmt.Errorf("%s is %d, want %d", unprotectedCounter, n, count+1)
+		}
+		return err
+	}); err != nil {
+		t.Errorf("a registration forged in clear from %s %s: %v", agent, agentAddr, err)
+	}
+	// Nothing else follows from it: no second count, no new binding.
+	time.Sleep(500 * time.Millisecond)
+	if n, err := s.unprotected(); err != nil || n != count+1 {
+		t.Errorf("%s is %d (%v) after one forged request, want %d", unprotectedCounter, n, err, count+1)
+	}
+	after, err := s.haMon.GetTunnels(apiTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameBindings(before, after) {
+		t.Errorf("the forged request changed the home agent's bindings: %+v -> %+v", before, after)
+	}
+}
+
+// sameBindings compares binding tables by mobile, care-of address, peer
+// and identification (the remaining lifetime runs down by itself).
+func sameBindings(a, b []api.Tunnel) bool {
+	key := func(ts []api.Tunnel) []string {
+		var out []string
+		for _, t := range ts {
+			out = append(out, fmt.Sprintf("%s %s %s %d", t.Home, t.CareOf, t.Peer, t.ID))
+		}
+		slices.Sort(out)
+		return out
+	}
+	return slices.Equal(key(a), key(b))
+}
+
+// protectedPeers returns the address pairs whose registration messages
+// must travel in ESP: each hop's ends, with every address the mobile
+// signals from (home, co-located) and, on the hierarchical bed, every
+// address of gfa.
+func (s *protRun) protectedPeers() map[string]string {
+	role := map[string]string{
+		testbed.HomeAddr:      testbed.MN,
+		testbed.ColocatedAddr: testbed.MN,
+		testbed.HAAddr:        testbed.HA,
+		testbed.FA1Addr:       testbed.FA1,
+		testbed.FA2Addr:       testbed.FA2,
+	}
+	if s.hier {
+		for _, a := range []string{testbed.GFAAddr, testbed.FA1Upper, testbed.FA2Upper} {
+			role[a] = testbed.GFA
+		}
+	}
+	return role
+}
+
+// hopOf names the hop between the roles of two addresses ("fa1-ha"), or
+// "" when the two are no protected hop.
+func (s *protRun) hopOf(roles map[string]string, a, b string) string {
+	ra, rb := roles[a], roles[b]
+	for _, h := range s.bed.IPsecHops() {
+		if (ra == h.Initiator && rb == h.Responder) || (rb == h.Initiator && ra == h.Responder) {
+			return h.Initiator + "-" + h.Responder
+		}
+	}
+	return ""
+}
+
+// checkCaptures looks at the whole run's captures: no registration message
+// in clear on a protected hop, ESP on every hop, one IKE_SA_INIT per hop,
+// and the decrypted IKE messages, with the co-located move's address
+// update on the flat bed.
+func (s *protRun) checkCaptures(t *testing.T) {
+	roles := s.protectedPeers()
+	clear := map[string]int{}
+	esp := map[string]int{}
+	for _, file := range s.pcaps {
+		pkts, err := readPcap(file, "udp", "port", "434")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range pkts {
+			if hop := s.hopOf(roles, p.src, p.dst); hop != "" {
+				clear[hop]++
+				if clear[hop] <= 3 {
+					t.Errorf("%s: registration message in clear on the protected hop %s: %s > %s (%s)",
+						filepath.Base(file), hop, p.src, p.dst, p.rest)
+				}
+			}
+		}
+		pkts, err = readPcap(file, "udp", "port", "4500", "or", "ip", "proto", "50")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range pkts {
+			if !strings.Contains(p.rest, "ESP(spi=") {
+				continue
+			}
+			if hop := s.hopOf(roles, p.src, p.dst); hop != "" {
+				esp[hop]++
+			}
+		}
+	}
+	for _, h := range s.bed.IPsecHops() {
+		hop := h.Initiator + "-" + h.Responder
+		t.Logf("hop %s: %d ESP packets, %d registration messages in clear", hop, esp[hop], clear[hop])
+		if esp[hop] == 0 {
+			t.Errorf("hop %s: no ESP captured between its peers", hop)
+		}
+	}
+	tsharktest.Require(t)
+	s.countIKESAInit(t, roles)
+	s.decrypted(t)
+}
+
+// countIKESAInit counts the IKE SAs negotiated per hop over the run: the
+// IKE_SA_INIT requests, told apart by initiator SPI (a retransmission or a
+// COOKIE retry keeps it). Each hop must have exactly one.
+func (s *protRun) countIKESAInit(t *testing.T, roles map[string]string) {
+	spis := map[string]map[string]bool{}
+	for _, file := range s.pcaps {
+		rows := tsharktest.Fields(t, file, []string{"-Y", "isakmp.exchangetype == 34 && isakmp.flag_r == 0"},
+			"ip.src", "ip.dst", "isakmp.ispi")
+		for _, r := range rows {
+			if len(r) < 3 {
+				continue
+			}
+			// The innermost header: an IKE message in a tunnel shows both.
+			src, dst := last(r[0]), last(r[1])
+			hop := s.hopOf(roles, src, dst)
+			if hop == "" {
+				t.Errorf("%s: IKE_SA_INIT between %s and %s, which are no protected hop", filepath.Base(file), src, dst)
+				continue
+			}
+			if spis[hop] == nil {
+				spis[hop] = map[string]bool{}
+			}
+			spis[hop][r[2]] = true
+		}
+	}
+	for _, h := range s.bed.IPsecHops() {
+		hop := h.Initiator + "-" + h.Responder
+		t.Logf("hop %s: %d IKE_SA_INIT exchanges over the run", hop, len(spis[hop]))
+		if len(spis[hop]) != 1 {
+			t.Errorf("hop %s: %d IKE SAs negotiated (initiator SPIs %v), want exactly one for the whole run",
+				hop, len(spis[hop]), mapKeys(spis[hop]))
+		}
+	}
+}
+
+// decrypted has tshark decrypt the IKE messages with the daemons' key
+// logs: every IKE_AUTH opens (its AUTH payload is seen), and on the flat
+// bed the mobile's move to its co-located address is an
+// UPDATE_SA_ADDRESSES from that address to the home agent.
+func (s *protRun) decrypted(t *testing.T) {
+	var args []string
+	seen := map[string]bool{}
+	for _, role := range append(s.bed.Agents(), testbed.MN) {
+		text, err := readFile(testbed.KeyLogFile(s.conf, role))
+		if err != nil {
+			t.Errorf("key log of %s: %v", role, err)
+			continue
+		}
+		for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
+			if line != "" && !seen[line] {
+				seen[line] = true
+				args = append(args, "-o", "uat:ikev2_decryption_table:"+line)
+			}
+		}
+	}
+	if len(seen) == 0 {
+		t.Fatal("the daemons logged no IKE keys")
+	}
+	updates := 0
+	for _, file := range s.pcaps {
+		auth := tsharktest.Fields(t, file, append(slices.Clone(args), "-Y", "isakmp.exchangetype == 35"),
+			"frame.number", "isakmp.auth.method")
+		for _, r := range auth {
+			if len(r) < 2 || r[1] == "" {
+				t.Errorf("%s: frame %s: tshark could not decrypt the IKE_AUTH message with the key logs", filepath.Base(file), r[0])
+			}
+		}
+		for _, r := range tsharktest.Fields(t, file, append(slices.Clone(args), "-Y", "isakmp.notify.msgtype == 16400"),
+			"ip.src", "ip.dst") {
+			if len(r) == 2 && last(r[0]) == testbed.ColocatedAddr && last(r[1]) == testbed.HAAddr {
+				updates++
+			}
+		}
+	}
+	t.Logf("%d IKE SAs in the key logs; %d UPDATE_SA_ADDRESSES from the co-located address", len(seen), updates)
+	if !s.hier && updates == 0 {
+		t.Error("no UPDATE_SA_ADDRESSES from the mobile's co-located address to the home agent: its SA did not move with it")
+	}
+}
+
+func last(s string) string {
+	f := strings.Split(s, ",")
+	return f[len(f)-1]
+}
+
+func mapKeys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
