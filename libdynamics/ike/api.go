@@ -22,11 +22,17 @@ type SAInfo struct {
 	Encap               bool
 	NATLocal, NATRemote bool
 	MOBIKE              bool
-	Proposal            string
+	// MOBIKEVersion is the SA's mobility version: 0 none, 1 MOBIKE (RFC
+	// 4555), 2 MOBIKE-X. MOBIKE is MOBIKEVersion >= 1.
+	MOBIKEVersion uint8
+	Proposal      string
 	// PeerAddresses are the peer's additional addresses (MOBIKE).
 	PeerAddresses []netip.Addr
-	Established   time.Time
-	Children      []ChildInfo
+	// Addresses are the peer's addresses of the IKE SA besides Remote,
+	// added with ADD_SA_ADDRESS (MOBIKE-X), best first.
+	Addresses   []netip.Addr
+	Established time.Time
+	Children    []ChildInfo
 }
 
 // ChildInfo describes one child SA.
@@ -41,6 +47,12 @@ type ChildInfo struct {
 	LocalTS, RemoteTS []Selector
 	State             ChildState
 	Installed         time.Time
+	// Local and Remote are the child SA's current outer addresses (its
+	// IKE SA's unless MOBIKE-X moved it on its own).
+	Local, Remote netip.Addr
+	// PeerAddresses are the peer's alternative addresses of the child SA
+	// (ADD_SA_ADDRESS), best first.
+	PeerAddresses []netip.Addr
 }
 
 // State is the engine's state as Do hands it to a function in the loop.

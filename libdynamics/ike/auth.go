@@ -200,7 +200,7 @@ func (sa *ikeSA) sendAuth() error {
 	sa.child = c
 	ps = append(ps, childPs...)
 	if e.cfg.MOBIKE {
-		ps = append(ps, ikev2.NewNotify(ikev2.NotifyMOBIKESupported, nil), ikev2.NewNotify(ikev2.NotifyNoAdditionalAddresses, nil))
+		ps = append(ps, sa.mobikeOffer(), ikev2.NewNotify(ikev2.NotifyNoAdditionalAddresses, nil))
 	}
 	return sa.sendRequest(ikev2.ExchangeIKEAuth, ps, sa.authReply, nil)
 }
@@ -254,8 +254,10 @@ func (sa *ikeSA) authReply(p packet, ps []ikev2.Payload) {
 		return
 	}
 	sa.remote = p.from
+	sa.peerID = idr
 	sa.establish(ps)
-	sa.logger().Info("IKE SA established", "id", idr.String(), "proposal", sa.prop.String(), "encap", sa.natt, "mobike", sa.mobike)
+	sa.version = sa.acceptedVersion(ps)
+	sa.logger().Info("IKE SA established", "id", idr.String(), "proposal", sa.prop.String(), "encap", sa.natt, "mobike", sa.version)
 	childErr := sa.childReply(child, ps, nil, sa.ni, sa.nr)
 	info := sa.info()
 	for _, w := range sa.waiters {
@@ -272,7 +274,6 @@ func (sa *ikeSA) establish(ps []ikev2.Payload) {
 	sa.established = now
 	sa.lastHeard = now
 	sa.deadline = time.Time{}
-	sa.mobike = e.cfg.MOBIKE && ikev2.FindNotify(ps, ikev2.NotifyMOBIKESupported) != nil
 	sa.readAddresses(ps)
 	if sa.natt && sa.natLocal && e.cfg.Keepalive > 0 {
 		sa.keepaliveAt = now.Add(e.cfg.Keepalive)
@@ -335,13 +336,19 @@ func (sa *ikeSA) answerAuth(p packet, ps []ikev2.Payload) ([]ikev2.Payload, func
 	if err != nil {
 		return fail(err)
 	}
+	sa.peerID = idi
 	sa.establish(ps)
-	sa.logger().Info("IKE SA established", "id", idi.String(), "proposal", sa.prop.String(), "encap", sa.natt, "mobike", sa.mobike)
+	var mobikeResp *ikev2.Notify
+	sa.version, mobikeResp = sa.chooseVersion(ps)
+	sa.logger().Info("IKE SA established", "id", idi.String(), "proposal", sa.prop.String(), "encap", sa.natt, "mobike", sa.version)
 	resp := append([]ikev2.Payload{idr}, authPs...)
 	childPs, _ := sa.acceptChild(ps, sa.ni, sa.nr, nil, nil)
 	resp = append(resp, childPs...)
-	if sa.mobike {
-		resp = append(resp, ikev2.NewNotify(ikev2.NotifyMOBIKESupported, nil), ikev2.NewNotify(ikev2.NotifyNoAdditionalAddresses, nil))
+	if mobikeResp != nil {
+		resp = append(resp, mobikeResp)
+	}
+	if sa.mobility() {
+		resp = append(resp, ikev2.NewNotify(ikev2.NotifyNoAdditionalAddresses, nil))
 	}
 	return resp, nil
 }

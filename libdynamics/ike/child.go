@@ -34,6 +34,12 @@ type childSA struct {
 	rekeys *childSA
 	// offered are the proposals this side offered for it.
 	offered []Proposal
+	// local and remote are the child's outer addresses: its IKE SA's
+	// when installed, moved with it by MOBIKE, or on their own by a
+	// MOBIKE-X selector set; localAlts and remoteAlts the addresses added
+	// with ADD_SA_ADDRESS.
+	local, remote         netip.Addr
+	localAlts, remoteAlts []altAddr
 }
 
 // selectors returns the configured traffic selectors of a peer's child SA:
@@ -300,6 +306,12 @@ func (sa *ikeSA) addChild(c *childSA) error {
 		c.reqid = e.nextReq
 	}
 	c.created = e.clock.Now()
+	if r := c.rekeys; r != nil {
+		c.local, c.remote = r.local, r.remote
+		c.localAlts, c.remoteAlts = r.localAlts, r.remoteAlts
+	} else {
+		c.local, c.remote = sa.sock.local.Addr(), sa.remote.Addr()
+	}
 	if err := e.install(c); err != nil {
 		return err
 	}
@@ -327,6 +339,19 @@ func (sa *ikeSA) outer() (local, remote netip.AddrPort) {
 	return netip.AddrPortFrom(sa.sock.local.Addr(), 0), netip.AddrPortFrom(sa.remote.Addr(), 0)
 }
 
+// outer returns the child's outer addresses: its own, with its IKE SA's
+// ports.
+func (c *childSA) outer() (local, remote netip.AddrPort) {
+	local, remote = c.sa.outer()
+	if c.local.IsValid() {
+		local = netip.AddrPortFrom(c.local, local.Port())
+	}
+	if c.remote.IsValid() {
+		remote = netip.AddrPortFrom(c.remote, remote.Port())
+	}
+	return local, remote
+}
+
 func espMode(m Mode) esp.Mode {
 	if m == ModeTransport {
 		return esp.ModeTransport
@@ -340,7 +365,7 @@ func (c *childSA) espSAs() (in, out esp.SA, err error) {
 	if err != nil {
 		return in, out, err
 	}
-	local, remote := c.sa.outer()
+	local, remote := c.outer()
 	in = esp.SA{SPI: c.inSPI, Direction: esp.Inbound, Mode: espMode(c.mode), ReqID: c.reqid, Local: local, Remote: remote, Algorithm: alg, Keys: c.in}
 	out = esp.SA{SPI: c.outSPI, Direction: esp.Outbound, Mode: espMode(c.mode), ReqID: c.reqid, Local: local, Remote: remote, Algorithm: alg, Keys: c.out}
 	return in, out, nil
@@ -349,7 +374,7 @@ func (c *childSA) espSAs() (in, out esp.SA, err error) {
 // policies returns the child's ESP policies: every pair of local and
 // remote selectors, out and in.
 func (c *childSA) policies() []esp.Policy {
-	local, remote := c.sa.outer()
+	local, remote := c.outer()
 	var ps []esp.Policy
 	for _, l := range c.localTS {
 		for _, r := range c.remoteTS {

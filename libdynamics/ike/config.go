@@ -69,6 +69,15 @@ type Config struct {
 	ESPProposals []Proposal
 	// MOBIKE announces and accepts MOBIKE (RFC 4555).
 	MOBIKE bool
+	// MOBIKEX, with MOBIKE, also speaks MOBIKE-X (version 2,
+	// draft-mglt-ipsec-mm-mobikex-00): it is offered in IKE_AUTH and
+	// chosen when the peer offers it.
+	MOBIKEX bool
+	// RequireMOBIKEX offers version 2 as critical: a responder that does
+	// not speak it answers MOBIKE_UNSUPPORTED_VERSION and the IKE SA has
+	// no mobility (an RFC 4555 peer cannot read the flag and answers
+	// MOBIKE: the SA keeps version 1, with a warning).
+	RequireMOBIKEX bool
 	// ForceEncap makes the peer believe this side is behind a NAT, so that
 	// IKE floats to port 4500 and ESP is encapsulated in UDP (RFC 3948)
 	// even without a NAT, as the userspace ESP path needs.
@@ -117,6 +126,10 @@ type Peer struct {
 	LocalTS, RemoteTS []Selector
 	// Mode is the child SA's mode.
 	Mode Mode
+	// Addresses are where the peer may put its SAs' addresses with
+	// MOBIKE-X (UPDATE_SA_ADDRESSES, ADD_SA_ADDRESS); an address outside
+	// them is DOES_NOT_FIT_SPD. Empty: anywhere.
+	Addresses []netip.Prefix
 }
 
 // ErrConfig is wrapped by configuration errors.
@@ -151,6 +164,12 @@ func (c Config) withDefaults() (Config, error) {
 	if _, err := ParseIdentity(c.LocalID); c.LocalID != "" && err != nil {
 		return c, err
 	}
+	if c.MOBIKEX && !c.MOBIKE {
+		return c, fmt.Errorf("%w: MOBIKE-X extends MOBIKE: set MOBIKE too", ErrConfig)
+	}
+	if c.RequireMOBIKEX && !c.MOBIKEX {
+		return c, fmt.Errorf("%w: RequireMOBIKEX without MOBIKEX", ErrConfig)
+	}
 	names := map[string]bool{}
 	wild := 0
 	for i, p := range c.Peers {
@@ -172,6 +191,11 @@ func (c Config) withDefaults() (Config, error) {
 		for _, s := range append(append([]Selector{}, p.LocalTS...), p.RemoteTS...) {
 			if !s.Valid() {
 				return c, fmt.Errorf("%w: peer %q: bad traffic selector %v", ErrConfig, p.Name, s)
+			}
+		}
+		for _, a := range p.Addresses {
+			if !a.IsValid() {
+				return c, fmt.Errorf("%w: peer %q: bad address prefix %v", ErrConfig, p.Name, a)
 			}
 		}
 		if p.Address.IsValid() && p.Address.Port() == 0 {

@@ -375,7 +375,8 @@ func (sa *ikeSA) rekeyed(prop Proposal, initiator bool, spiI, spiR ikev2.SPI, gi
 	n := &ikeSA{
 		e: e, peer: sa.peer, state: StateEstablished, initiator: initiator, spiI: spiI, spiR: spiR,
 		sock: sa.sock, remote: sa.remote, natt: sa.natt, natLocal: sa.natLocal, natRemote: sa.natRemote,
-		peerNATD: sa.peerNATD, mobike: sa.mobike, peerAddrs: sa.peerAddrs, hashes: sa.hashes,
+		peerNATD: sa.peerNATD, version: sa.version, offered: sa.offered, peerAddrs: sa.peerAddrs, hashes: sa.hashes,
+		peerID: sa.peerID, localAlts: sa.localAlts, remoteAlts: sa.remoteAlts,
 		ni: ni, nr: nr, created: now, established: now, lastHeard: now, keepaliveAt: sa.keepaliveAt,
 	}
 	if err := n.setKeys(prop, keys); err != nil {

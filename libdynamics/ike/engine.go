@@ -110,8 +110,12 @@ type Engine struct {
 	inSPIs   map[uint32]*childSA  // child SAs by inbound ESP SPI
 	cookies  *ikecrypto.Cookies
 	nextReq  uint32 // ESP policy request ids
-	stats    Stats
-	readErr  chan error
+	setID    uint32 // MOBIKE-X selector set ids
+	// tap, when set (tests), sees every IKE message's payloads in clear
+	// as this engine sends or reads them.
+	tap     func(out bool, h ikev2.Header, ps []ikev2.Payload)
+	stats   Stats
+	readErr chan error
 }
 
 // initKey finds a responder's IKE SA from a retransmitted IKE_SA_INIT.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/dynamics-go/dynamics/libdynamics/ike/mobikex"
 	"github.com/dynamics-go/dynamics/libdynamics/ikev2"
 )
 
@@ -14,7 +15,16 @@ func (sa *ikeSA) answerInformational(p packet, ps []ikev2.Payload) ([]ikev2.Payl
 	var resp []ikev2.Payload
 	var after []func()
 	var ourDeleted []uint32
+	var mx *mxResponder
+	if sa.version >= mobikex.VersionMOBIKEX {
+		mx = &mxResponder{sa: sa, p: p}
+	}
+	var rest []ikev2.Payload // the payloads that are not MOBIKE-X's
 	for _, q := range ps {
+		if mx != nil && mx.feed(q) {
+			continue
+		}
+		rest = append(rest, q)
 		switch q := q.(type) {
 		case *ikev2.Delete:
 			switch q.Protocol {
@@ -44,16 +54,23 @@ func (sa *ikeSA) answerInformational(p packet, ps []ikev2.Payload) ([]ikev2.Payl
 				// A return routability check or address update: echo
 				// the cookie (RFC 4555 section 3.5).
 				resp = append(resp, ikev2.NewNotify(ikev2.NotifyCookie2, q.Data))
+			case ikev2.NotifyMOBIKEUnsupportedVersion:
+				sa.lowerVersion(q)
 			}
 		}
 	}
 	if len(ourDeleted) > 0 {
 		resp = append(resp, &ikev2.Delete{Protocol: ikev2.ProtocolESP, SPIs: ourDeleted})
 	}
-	if sa.mobike {
-		sa.readAddresses(ps)
-		if ikev2.FindNotify(ps, ikev2.NotifyUpdateSAAddresses) != nil {
-			r, a, err := sa.answerUpdate(p, ps)
+	if mx != nil {
+		fin := mx.end(rest)
+		resp = append(resp, mx.resp...)
+		after = append(after, fin)
+	}
+	if sa.mobility() {
+		sa.readAddresses(rest)
+		if ikev2.FindNotify(rest, ikev2.NotifyUpdateSAAddresses) != nil {
+			r, a, err := sa.answerUpdate(p, rest)
 			if err != nil {
 				return []ikev2.Payload{ikev2.NewNotify(ikev2.NotifyUnexpectedNATDetected, nil)}, nil
 			}
@@ -155,7 +172,7 @@ func (sa *ikeSA) livenessTask(done func(error)) *task {
 func (sa *ikeSA) info() SAInfo {
 	i := SAInfo{
 		State: sa.state, Initiator: sa.initiator, SPIi: sa.spiI, SPIr: sa.spiR, LocalSPI: sa.ourSPI(),
-		Remote: sa.remote, Encap: sa.natt, NATLocal: sa.natLocal, NATRemote: sa.natRemote, MOBIKE: sa.mobike,
+		Remote: sa.remote, Encap: sa.natt, NATLocal: sa.natLocal, NATRemote: sa.natRemote, MOBIKE: sa.mobility(), MOBIKEVersion: uint8(sa.version),
 		PeerAddresses: append([]netip.Addr(nil), sa.peerAddrs...), Established: sa.established,
 	}
 	if sa.sock != nil {

@@ -27,7 +27,7 @@ func (sa *ikeSA) moveTask(local netip.Addr, done func(error)) *task {
 	return &task{name: "MOBIKE update", fail: done, start: func() error {
 		e := sa.e
 		switch {
-		case !sa.mobike:
+		case !sa.mobility():
 			return ErrNoMOBIKE
 		case !sa.initiator:
 			return fmt.Errorf("%w: only the original initiator moves the SA (RFC 4555 section 3.1)", ErrNoMOBIKE)
@@ -146,12 +146,20 @@ func (sa *ikeSA) answerUpdate(p packet, ps []ikev2.Payload) ([]ikev2.Payload, fu
 	if !moved {
 		return resp, func() { sa.moveChildren() }, nil
 	}
-	return resp, func() { sa.enqueue(sa.rrTask(p.sock, p.from)) }, nil
+	to := p.from
+	return resp, func() {
+		sa.enqueue(sa.rrTask(p.sock, to, func() {
+			if sa.remote != to {
+				return // moved again meanwhile; that update runs its own check
+			}
+			sa.moveChildren()
+		}))
+	}, nil
 }
 
 // rrTask checks that the peer answers at its new address before the child
-// SAs move there (RFC 4555 section 3.7).
-func (sa *ikeSA) rrTask(s *sock, to netip.AddrPort) *task {
+// SAs move there (RFC 4555 section 3.7): ok runs when it does.
+func (sa *ikeSA) rrTask(s *sock, to netip.AddrPort, ok func()) *task {
 	return &task{name: "return routability check", start: func() error {
 		cookie, err := ikecrypto.NewCookie2()
 		if err != nil {
@@ -166,10 +174,7 @@ func (sa *ikeSA) rrTask(s *sock, to netip.AddrPort) *task {
 					sa.logger().Warn("return routability check failed: COOKIE2 not echoed", "to", to)
 					return
 				}
-				if sa.remote != to {
-					return // moved again meanwhile; that update runs its own check
-				}
-				sa.moveChildren()
+				ok()
 			}, func(err error) {
 				sa.rr = nil
 				sa.logger().Warn("return routability check failed", "to", to, "err", err)
@@ -180,6 +185,7 @@ func (sa *ikeSA) rrTask(s *sock, to netip.AddrPort) *task {
 // moveChildren updates every child SA to the IKE SA's addresses.
 func (sa *ikeSA) moveChildren() {
 	for _, c := range sa.children {
+		c.local, c.remote = sa.sock.local.Addr(), sa.remote.Addr()
 		if err := sa.e.update(c); err != nil {
 			sa.logger().Warn("child SA not moved", "in_spi", fmt.Sprintf("%08x", c.inSPI), "err", err)
 		}

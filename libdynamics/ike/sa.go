@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/dynamics-go/dynamics/libdynamics/ike/mobikex"
 	"github.com/dynamics-go/dynamics/libdynamics/ikev2"
 	"github.com/dynamics-go/dynamics/libdynamics/ikev2/ikecrypto"
 )
@@ -30,8 +31,19 @@ type ikeSA struct {
 	// the peer (or faked by ForceEncap).
 	natLocal, natRemote bool
 	peerNATD            bool // the peer sent NAT detection payloads
-	mobike              bool // both sides announced MOBIKE
-	peerAddrs           []netip.Addr
+	// version is the mobility version negotiated in IKE_AUTH (0 none, 1
+	// MOBIKE, 2 MOBIKE-X); it only ever goes down afterwards.
+	version mobikex.Version
+	// offered are the versions this side offered (initiator).
+	offered   []mobikex.Version
+	peerAddrs []netip.Addr
+	// peerID is the identity the peer authenticated with: MOBIKE-X
+	// selector sets only reach SAs of the same identity.
+	peerID *ikev2.ID
+	// localAlts and remoteAlts are the addresses added to the IKE SA
+	// with ADD_SA_ADDRESS (MOBIKE-X), this side's and the peer's,
+	// besides the ones in use.
+	localAlts, remoteAlts []altAddr
 
 	suite  ikecrypto.Suite
 	prop   Proposal
@@ -255,6 +267,9 @@ func (sa *ikeSA) sendRequestVia(exch ikev2.ExchangeType, ps []ikev2.Payload, s *
 		return err
 	}
 	sa.nextID++
+	if sa.e.tap != nil {
+		sa.e.tap(true, sa.header(exch, false, id), ps)
+	}
 	sa.startRequest(&request{exch: exch, id: id, raw: b, sock: s, to: to, soft: soft, onReply: onReply, onFail: onFail})
 	sa.logger().Debug("IKE request sent", "exchange", exch, "id", id, "payloads", ikev2.Summary(ps), "to", to)
 	return nil
@@ -290,6 +305,9 @@ func (sa *ikeSA) handleResponse(p packet) {
 	}
 	sa.lastHeard = sa.e.clock.Now()
 	sa.pending = nil
+	if sa.e.tap != nil {
+		sa.e.tap(false, *h, inner)
+	}
 	sa.logger().Debug("IKE response received", "exchange", h.Exchange, "id", h.MessageID, "payloads", ikev2.Summary(inner), "from", p.from)
 	r.onReply(p, inner)
 	sa.kick()
@@ -326,6 +344,9 @@ func (sa *ikeSA) handleRequest(p packet) {
 		return
 	}
 	sa.lastHeard = sa.e.clock.Now()
+	if sa.e.tap != nil {
+		sa.e.tap(false, *h, inner)
+	}
 	sa.logger().Debug("IKE request received", "exchange", h.Exchange, "id", h.MessageID, "payloads", ikev2.Summary(inner), "from", p.from)
 	var resp []ikev2.Payload
 	var after func()
@@ -348,6 +369,9 @@ func (sa *ikeSA) handleRequest(p packet) {
 	if err != nil {
 		sa.logger().Warn("IKE response not built", "exchange", h.Exchange, "err", err)
 		return
+	}
+	if sa.e.tap != nil {
+		sa.e.tap(true, sa.header(h.Exchange, true, h.MessageID), resp)
 	}
 	sa.peerNext = h.MessageID + 1
 	sa.lastResp, sa.lastRespOK = b, true
