@@ -60,8 +60,14 @@ func (d *demo) run(ctx context.Context) (code int) {
 	if d.opts.hier {
 		kind = "hierarchical"
 	}
-	d.printf("Building the %s testbed...\n", kind)
-	bed, err := testbed.New(testbed.Options{Hierarchical: d.opts.hier, TunnelingMode: d.opts.mode, Logger: logger, LogDir: logDir})
+	if d.opts.ipsec {
+		kind += " testbed, registration signalling under IPsec,"
+	} else {
+		kind += " testbed"
+	}
+	d.printf("Building the %s...\n", kind)
+	bed, err := testbed.New(testbed.Options{Hierarchical: d.opts.hier, IPsec: d.opts.ipsec, TunnelingMode: d.opts.mode,
+		Logger: logger, LogDir: logDir})
 	if err != nil {
 		fmt.Fprintf(d.errOut, "dyndemo: %v\n", err)
 		return exitFail
@@ -102,6 +108,9 @@ func (d *demo) run(ctx context.Context) (code int) {
 		fmt.Fprintf(d.errOut, "dyndemo: %v\n", err)
 		return exitFail
 	}
+	if d.opts.ipsec {
+		d.printf("%s", ipsecLines(bed.IPsecHops(), logDir))
+	}
 	d.printf("  ping from cn %s to the mobile's home address %s every %v\n",
 		testbed.CNAddr, testbed.HomeAddr, testbed.PingInterval)
 
@@ -116,7 +125,11 @@ func (d *demo) run(ctx context.Context) (code int) {
 				return exitFail
 			}
 		} else {
-			d.banner("START: the mobile node is at home", where(place, d.opts.hier))
+			title := "START: the mobile node is at home"
+			if d.opts.ipsec {
+				title += " (registrations in ESP on every hop: -ipsec)"
+			}
+			d.banner(title, where(place, d.opts.hier))
 		}
 		s.start = time.Now()
 		d.stops = append(d.stops, s)
@@ -295,4 +308,17 @@ func indent(s, prefix string) string {
 		lines[i] = prefix + lines[i]
 	}
 	return strings.Join(lines, "\n") + "\n"
+}
+
+// ipsecLines tells which hops carry their registrations in ESP, and where
+// the IKE keys are logged.
+func ipsecLines(hops []testbed.IPsecHop, dir string) string {
+	var b strings.Builder
+	b.WriteString("  registration signalling in ESP (IKEv2 with MOBIKE-X, pre-shared key per pair) on:\n")
+	for _, h := range hops {
+		fmt.Fprintf(&b, "    %-4s %-15s -> %-4s %-15s (%s -> %s)\n", h.Initiator, h.InitiatorAddr, h.Responder, h.ResponderAddr,
+			testbed.IPsecID(h.Initiator), testbed.IPsecID(h.Responder))
+	}
+	fmt.Fprintf(&b, "  IKE keys for Wireshark (ikev2_decryption_table): %s\n", testbed.KeyLogFile(dir, "*"))
+	return b.String()
 }

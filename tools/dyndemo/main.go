@@ -6,10 +6,14 @@
 // report through their control API's monitor sockets (the home agent's
 // bindings, each foreign agent's visitors, the mobile's connection) and,
 // with -kernel, the kernel state the daemons installed on every host; a
-// table of lost pings per move closes the run. Everything is removed at the
-// end, also after Ctrl-C or SIGTERM.
+// table of lost pings per move closes the run. With -ipsec every
+// registration hop (mobile-home agent, foreign agent-home agent, and in the
+// hierarchy foreign agent-gfa and gfa-home agent) travels in ESP over IKEv2
+// SAs with MOBIKE-X, and the IKE keys are logged beside the configurations
+// for Wireshark. Everything is removed at the end, also after Ctrl-C or
+// SIGTERM.
 //
-//	dyndemo [-hier] [-mode full|triangle|none] [-dwell SECONDS] [-route home,fa1,fa2,home] [-kernel] [-bin DIR] [-logs DIR] [-v]
+//	dyndemo [-hier] [-ipsec] [-mode full|triangle|none] [-dwell SECONDS] [-route home,fa1,fa2,home] [-kernel] [-bin DIR] [-logs DIR] [-v]
 //
 // It needs root (network namespaces), iproute2 and ping, and the daemon
 // binaries next to it (`make demo` builds them into bin/ first).
@@ -56,6 +60,7 @@ func main() {
 // options are the command line.
 type options struct {
 	hier    bool
+	ipsec   bool
 	mode    string
 	dwell   time.Duration
 	route   []string
@@ -70,6 +75,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("dyndemo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.BoolVar(&o.hier, "hier", false, "use the hierarchical testbed (gfa above fa1 and fa2)")
+	fs.BoolVar(&o.ipsec, "ipsec", false, "protect the registration signalling of every hop with IPsec (IKEv2, MOBIKE-X, ESP)")
 	fs.StringVar(&o.mode, "mode", "full", "the mobile's tunnelling `mode`: full (reverse tunnel), triangle or none")
 	dwell := fs.Float64("dwell", 8, "`seconds` to stay at each stop")
 	route := fs.String("route", "home,fa1,fa2,home", "comma-separated `stops` among home, fa1, fa2, colocated; the first is the start")
@@ -78,7 +84,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.verbose, "v", false, "also print every testbed step")
 	fs.BoolVar(&o.kernel, "kernel", false, "after each stop, also print the kernel state the daemons changed on every host")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: dyndemo [-hier] [-mode full|triangle|none] [-dwell SECONDS] [-route home,fa1,fa2,home] [-kernel] [-bin DIR] [-logs DIR] [-v]")
+		fmt.Fprintln(stderr, "usage: dyndemo [-hier] [-ipsec] [-mode full|triangle|none] [-dwell SECONDS] [-route home,fa1,fa2,home] [-kernel] [-bin DIR] [-logs DIR] [-v]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

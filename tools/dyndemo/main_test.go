@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dynamics-go/dynamics/internal/testbed"
 )
 
 func TestParseRoute(t *testing.T) {
@@ -45,6 +47,12 @@ func TestParseFlags(t *testing.T) {
 	if !o.hier || o.dwell != 2500*time.Millisecond || len(o.route) != 3 {
 		t.Errorf("options %+v", o)
 	}
+	if o.ipsec {
+		t.Error("IPsec without -ipsec")
+	}
+	if o, err := parseFlags([]string{"-ipsec"}, io.Discard); err != nil || !o.ipsec {
+		t.Errorf("-ipsec: %+v, %v", o, err)
+	}
 	for _, args := range [][]string{{"-dwell", "0"}, {"extra"}, {"-route", "fa1"}} {
 		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("parseFlags(%q) accepted", args)
@@ -74,5 +82,23 @@ func TestRunRefuses(t *testing.T) {
 	}
 	if !strings.Contains(errOut.String(), want) || strings.Contains(errOut.String(), "dynhad,") {
 		t.Errorf("stderr %q, want it to name %q (and not the present dynhad)", errOut.String(), want)
+	}
+}
+
+// TestIPsecLines checks that the -ipsec banner names every protected hop
+// of the bed with its two ends and where the IKE keys go.
+func TestIPsecLines(t *testing.T) {
+	hops := []testbed.IPsecHop{
+		{Initiator: "mn", Responder: "ha", InitiatorAddr: testbed.HomeAddr, ResponderAddr: testbed.HAAddr},
+		{Initiator: "fa1", Responder: "gfa", InitiatorAddr: testbed.FA1Addr, ResponderAddr: testbed.FA1Upper},
+	}
+	got := ipsecLines(hops, "/tmp/demo")
+	for _, want := range []string{
+		"mn   10.1.0.10       -> ha   10.1.0.1", "(mn.dynbed -> ha.dynbed)",
+		"fa1  10.0.1.2        -> gfa  10.0.1.1", "/tmp/demo/*-ike.keys",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("ipsecLines lacks %q:\n%s", want, got)
+		}
 	}
 }
