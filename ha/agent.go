@@ -158,6 +158,11 @@ func New(opts Options) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ha: TunnelPrefix: %w", err)
 	}
+	if c, ok := opts.Conn.(*net.UDPConn); ok {
+		if err := askInterface(c); err != nil {
+			return nil, fmt.Errorf("ha: UDP socket: %w", err)
+		}
+	}
 	a := &Agent{
 		cfg:         cfg,
 		conn:        opts.Conn,

@@ -18,6 +18,7 @@ import (
 	"github.com/dynamics-go/dynamics/libdynamics/kernel"
 	"github.com/dynamics-go/dynamics/libdynamics/link"
 	"github.com/dynamics-go/dynamics/libdynamics/mip"
+	"github.com/dynamics-go/dynamics/libdynamics/secure"
 )
 
 // The test network: the testbed's home agent, its mobile, the foreign
@@ -144,6 +145,13 @@ func newBed(t *testing.T, cfg Config) *bed {
 // newBedRand starts a home agent with cfg and random as Options.Rand.
 func newBedRand(t *testing.T, cfg Config, random io.Reader) *bed {
 	t.Helper()
+	return newBedWith(t, cfg, random, nil)
+}
+
+// newBedWith starts a home agent with cfg, random as Options.Rand and prot
+// as Options.Protector.
+func newBedWith(t *testing.T, cfg Config, random io.Reader, prot secure.Protector) *bed {
+	t.Helper()
 	n := memnet.New()
 	conn, err := n.Listen(netip.AddrPortFrom(haAddr, 434).String())
 	if err != nil {
@@ -168,13 +176,14 @@ func newBedRand(t *testing.T, cfg Config, random io.Reader) *bed {
 	t.Cleanup(func() { b.onLink.Close() })
 	log := slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	b.agent, err = New(Options{
-		Config: cfg,
-		Conn:   &markConn{PacketConn: conn, kern: b.kern, log: b.sent},
-		Link:   halink,
-		Kernel: b.kern,
-		Clock:  b.clock,
-		Logger: log,
-		Rand:   random,
+		Config:    cfg,
+		Conn:      &markConn{PacketConn: conn, kern: b.kern, log: b.sent},
+		Link:      halink,
+		Kernel:    b.kern,
+		Clock:     b.clock,
+		Logger:    log,
+		Rand:      random,
+		Protector: prot,
 	})
 	if err != nil {
 		t.Fatal(err)

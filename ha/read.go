@@ -77,10 +77,8 @@ func (a *Agent) readUDP(ctx context.Context) error {
 	if _, ok := a.conn.(*net.UDPConn); !ok {
 		return daemon.ReadUDP(ctx, a.conn, "ha: UDP socket", handle, func() { a.counts.unexpected.Add(1) })
 	}
+	// New asked for the arrival interface (IP_PKTINFO) already.
 	pc := ipv4.NewPacketConn(a.conn)
-	if err := pc.SetControlMessage(ipv4.FlagInterface, true); err != nil {
-		return fmt.Errorf("ha: UDP socket: arrival interface (IP_PKTINFO): %w", err)
-	}
 	// Every buffer holds the largest datagram, so none is truncated; every
 	// message has room for its IP_PKTINFO control message.
 	msgs := make([]ipv4.Message, RecvBatch)
@@ -125,6 +123,16 @@ func (a *Agent) readUDP(ctx context.Context) error {
 
 // maxDatagram is the largest UDP payload over IPv4.
 const maxDatagram = 65535 - 20 - 8
+
+// askInterface makes a UDP socket tell each datagram's arrival interface
+// (IP_PKTINFO). The kernel records it for datagrams that arrive once it is
+// asked, so New asks before anything is read.
+func askInterface(c *net.UDPConn) error {
+	if err := ipv4.NewPacketConn(c).SetControlMessage(ipv4.FlagInterface, true); err != nil {
+		return fmt.Errorf("arrival interface (IP_PKTINFO): %w", err)
+	}
+	return nil
+}
 
 // arrivalIndex is the interface index in a datagram's control messages;
 // 0 when they carry none.
