@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -117,6 +118,9 @@ func newProtRun(t *testing.T, bin string, hier, ipsec bool) *protRun {
 		dir = filepath.Join(dir, "ipsec")
 	} else {
 		dir = filepath.Join(dir, "clear")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
 	}
 	bed, err := testbed.New(testbed.Options{Hierarchical: hier, IPsec: ipsec, Logger: logger(t), LogDir: dir})
 	if err != nil {
