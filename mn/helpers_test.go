@@ -74,6 +74,13 @@ type bed struct {
 // the home agent does not advertise until told to).
 func newBed(t *testing.T, cfg Config) *bed {
 	t.Helper()
+	return newBedWith(t, cfg, nil)
+}
+
+// newBedWith is newBed with the options changed by more before the node
+// is made.
+func newBedWith(t *testing.T, cfg Config, more func(*Options)) *bed {
+	t.Helper()
 	b := &bed{
 		t:      t,
 		clock:  binding.NewManualClock(start),
@@ -91,7 +98,7 @@ func newBed(t *testing.T, cfg Config) *bed {
 		t.Fatal(err)
 	}
 	b.ha = newFakeHA(b)
-	b.node, err = New(Options{
+	opts := Options{
 		Config: cfg,
 		Link:   b.sent,
 		UDP:    sourced{udp},
@@ -99,7 +106,11 @@ func newBed(t *testing.T, cfg Config) *bed {
 		Prober: b.prober,
 		Clock:  b.clock,
 		Logger: testLogger(t),
-	})
+	}
+	if more != nil {
+		more(&opts)
+	}
+	b.node, err = New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -460,7 +471,8 @@ func (b *bed) deliver(c *memnet.Conn, raw []byte) {
 func (b *bed) seen() uint64 {
 	b.t.Helper()
 	s := b.stats()
-	n := s.Advertisements + s.Discards.Malformed + s.Discards.Authentication + s.Discards.Unmatched
+	n := s.Advertisements + s.Discards.Malformed + s.Discards.Authentication + s.Discards.Unmatched +
+		s.Discards.Unprotected
 	for _, v := range s.Replies {
 		n += v
 	}
