@@ -19,6 +19,7 @@ import (
 	"github.com/dynamics-go/dynamics/libdynamics/kernel"
 	"github.com/dynamics-go/dynamics/libdynamics/link"
 	"github.com/dynamics-go/dynamics/libdynamics/mip"
+	"github.com/dynamics-go/dynamics/libdynamics/secure"
 )
 
 // The test network: the testbed's fa1 with one visitor link, its home agent
@@ -140,6 +141,12 @@ func testConfig() Config {
 // there but lead nowhere).
 func newBed(t *testing.T, cfg Config) *bed {
 	t.Helper()
+	return newBedWith(t, cfg, nil)
+}
+
+// newBedWith is newBed with prot as Options.Protector.
+func newBedWith(t *testing.T, cfg Config, prot secure.Protector) *bed {
+	t.Helper()
 	n := memnet.New()
 	up, err := n.Listen(cfg.CareOfAddress.String() + ":434")
 	if err != nil {
@@ -174,13 +181,14 @@ func newBed(t *testing.T, cfg Config) *bed {
 		key = agentKey(t, cfg.CareOfAddress)
 	}
 	b.agent, err = New(Options{
-		Config:   cfg,
-		Upstream: b.up,
-		Links:    links,
-		Key:      key,
-		Kernel:   b.kern,
-		Clock:    b.clock,
-		Logger:   log,
+		Config:    cfg,
+		Upstream:  b.up,
+		Links:     links,
+		Key:       key,
+		Kernel:    b.kern,
+		Clock:     b.clock,
+		Logger:    log,
+		Protector: prot,
 	})
 	if err != nil {
 		t.Fatal(err)
