@@ -298,6 +298,9 @@ func DecodeConfig(f *config.File) (Config, error) {
 	}
 	errs = append(errs, checkSockets(f, c.AdminSocket, c.MonitorSocket)...)
 	errs = append(errs, checkIPsec(f, c)...)
+	if err := c.Config.ValidateFile(f); err != nil {
+		errs = append(errs, err)
+	}
 	if len(errs) > 0 {
 		return Config{}, errors.Join(errs...)
 	}

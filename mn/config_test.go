@@ -113,3 +113,59 @@ func TestConfigErrors(t *testing.T) {
 		t.Errorf("home address outside the home network: %v", err)
 	}
 }
+
+// The IPsec labels and the IPSEC section are the mobile's too, with the
+// IPSEC_INTERFACES section of the mobile alone; without them nothing is
+// protected.
+func TestConfigIPsec(t *testing.T) {
+	c, err := ParseConfig("dynmnd.conf", strings.NewReader(minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Config.Enabled() || c.IPsecInterfaces != nil || !c.IPsecMOBIKEX || c.IPsecESP != "auto" || c.IPsecDevice != "dynesp0" {
+		t.Errorf("IPsec defaults: %+v, interfaces %v", c.Config, c.IPsecInterfaces)
+	}
+	if d := DefaultConfig(); d.Config.IPsecMOBIKEX != c.IPsecMOBIKEX || d.IPsecESP != c.IPsecESP || d.IPsecDevice != c.IPsecDevice {
+		t.Errorf("DefaultConfig's IPsec part %+v differs from an empty file's %+v", d.Config, c.Config)
+	}
+	c, err = ParseConfig("dynmnd.conf", strings.NewReader(minimal+`IPsecPSK s3cret
+IPsecESP userspace
+IPSEC_BEGIN
+10.1.0.1 ha.example.org
+IPSEC_END
+IPSEC_INTERFACES_BEGIN
+wlan0
+eth1
+IPSEC_INTERFACES_END
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Config.Enabled() || c.IPsecPSK != "s3cret" || c.IPsecESP != "userspace" || len(c.Peers) != 1 ||
+		c.Peers[0].Peer.Prefix() != netip.MustParsePrefix("10.1.0.1/32") || c.Peers[0].ID != "ha.example.org" {
+		t.Errorf("IPsec part %+v", c.Config)
+	}
+	if got := c.ipsecInterfaceNames(); len(got) != 2 || got[0] != "wlan0" || got[1] != "eth1" || c.IPsecInterfaces[1].Line != 14 {
+		t.Errorf("IPSEC_INTERFACES %+v", c.IPsecInterfaces)
+	}
+
+	ipsec := "IPsecPSK s3cret\nIPSEC_BEGIN\n10.1.0.1\nIPSEC_END\n" // lines 7-10
+	for _, tc := range []struct{ add, want string }{
+		{"IPSEC_INTERFACES_BEGIN\nwlan0\nIPSEC_INTERFACES_END\n", `dynmnd.conf:8: IPSEC_INTERFACES: needs IPSEC entries`},
+		{ipsec + "IPSEC_INTERFACES_BEGIN\neth0\nIPSEC_INTERFACES_END\n", `dynmnd.conf:12: IPSEC_INTERFACES: eth0 is the roaming Interface`},
+		{ipsec + "IPSEC_INTERFACES_BEGIN\nwlan0\nwlan0\nIPSEC_INTERFACES_END\n", `dynmnd.conf:13: IPSEC_INTERFACES: wlan0 is listed twice`},
+		{ipsec + "IPSEC_INTERFACES_BEGIN\nwlan0-with-a-long-name\nIPSEC_INTERFACES_END\n", `dynmnd.conf:12: IPSEC_INTERFACES: "wlan0-with-a-long-name" is not an interface name`},
+		{"IPSEC_BEGIN\n10.1.0.1\nIPSEC_END\n", `dynmnd.conf:8: IPSEC: no pre-shared key for 10.1.0.1`},
+		{ipsec + "IPsecESP sideways\n", `dynmnd.conf:11: IPsecESP: "sideways" is none of auto, xfrm, userspace`},
+	} {
+		_, err := ParseConfig("dynmnd.conf", strings.NewReader(minimal+tc.add))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want %q", tc.add, err, tc.want)
+			continue
+		}
+		var ce *config.Error
+		if !errors.As(err, &ce) || daemon.ExitCode(err) != 2 {
+			t.Errorf("%q: %v is not a configuration error (exit status %d)", tc.add, err, daemon.ExitCode(err))
+		}
+	}
+}

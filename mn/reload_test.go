@@ -16,6 +16,7 @@ import (
 	"github.com/dynamics-go/dynamics/libdynamics/kernel"
 	"github.com/dynamics-go/dynamics/libdynamics/link"
 	"github.com/dynamics-go/dynamics/libdynamics/mip"
+	"github.com/dynamics-go/dynamics/libdynamics/secure"
 )
 
 // syncLog is a log buffer the node's loop writes while the test reads.
@@ -253,5 +254,47 @@ func TestReloadRestartLabels(t *testing.T) {
 	req := fa.request()
 	if req.HomeAgent != haAddr || req.Lifetime != 100 {
 		t.Errorf("renewal to %s lifetime %d", req.HomeAgent, req.Lifetime)
+	}
+}
+
+// The IPsec labels and IPSEC_INTERFACES need a restart: they keep their
+// running values and are named in the one warning, with the others.
+func TestReloadIPsecLabels(t *testing.T) {
+	b, _, _ := registeredAt(t, testConfig(), 300)
+	logs := b.logTo()
+	cfg := testConfig()
+	cfg.IPsecPSK = "changed"
+	cfg.Peers = []secure.PeerEntry{{Peer: secure.PeerPrefix(netip.MustParsePrefix("10.1.0.1/32")), ID: "-", PSK: "-"}}
+	cfg.IPsecInterfaces = []IPsecInterface{{Name: "wlan0"}}
+	cfg.Interface = "eth1"
+	cfg.Lifetime = 100 * time.Second
+	err := b.reload(cfg)
+	var rerr *daemon.ReloadError
+	if !errors.As(err, &rerr) {
+		t.Fatalf("reload: %v", err)
+	}
+	if want := []string{"IPsecPSK", "IPSEC", "Interface", "IPSEC_INTERFACES"}; !slices.Equal(rerr.Restart, want) {
+		t.Errorf("restart labels %q, want %q", rerr.Restart, want)
+	}
+	if l := logs.lines(`level=WARN msg="needs a restart: IPsecPSK, IPSEC, Interface, IPSEC_INTERFACES"`); len(l) != 1 {
+		t.Errorf("restart warning lines %q", l)
+	}
+	if l := logs.lines(`msg="configuration reloaded"`); len(l) != 1 || !strings.HasSuffix(l[0], "changed=Lifetime") {
+		t.Errorf("reload log lines %q", l)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	var running Config
+	if err := b.node.Do(ctx, func(l *Loop) { running = *l.cfg }); err != nil {
+		t.Fatal(err)
+	}
+	if running.IPsecPSK != "" || running.Peers != nil || running.IPsecInterfaces != nil || running.Lifetime != 100*time.Second {
+		t.Errorf("running configuration: PSK %q, peers %v, interfaces %v, lifetime %s", running.IPsecPSK,
+			running.Peers, running.IPsecInterfaces, running.Lifetime)
+	}
+
+	// Reloading the same again changes nothing more and warns the same.
+	if err := b.reload(cfg); !errors.As(err, &rerr) || len(rerr.Restart) != 4 {
+		t.Errorf("second reload: %v", err)
 	}
 }

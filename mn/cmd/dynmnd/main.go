@@ -11,12 +11,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/dynamics-go/dynamics/libdynamics/daemon"
 	"github.com/dynamics-go/dynamics/libdynamics/link"
 	"github.com/dynamics-go/dynamics/libdynamics/logging"
+	"github.com/dynamics-go/dynamics/libdynamics/secure"
 	"github.com/dynamics-go/dynamics/mn"
 )
 
@@ -70,14 +73,40 @@ func serve(cfg mn.Config, log *slog.Logger, reload func() (mn.Config, error)) (e
 		}
 	}()
 
-	node, err := mn.New(mn.Options{
+	opts := mn.Options{
 		Config: cfg,
 		Link:   lc,
 		UDP:    udp,
 		Kernel: kern,
 		Prober: mn.ARPProber{Interface: cfg.Interface},
 		Logger: log,
-	})
+	}
+	if cfg.Config.Enabled() {
+		// The SAs with the home agent start from the home address, the
+		// mobile's signalling address at home; the node moves them when
+		// it registers from another address of its own.
+		guard, err := secure.Open(secure.Options{
+			Config:   cfg.Config,
+			Local:    cfg.Home,
+			Initiate: []netip.Addr{cfg.HA},
+			Logger:   log,
+		})
+		if err != nil {
+			return fmt.Errorf("signalling protection: %w", err)
+		}
+		defer func() {
+			if cerr := guard.Close(); cerr != nil {
+				log.Error("closing signalling protection", logging.KeyErr, cerr)
+			}
+		}()
+		opts.Protector, opts.Mover = guard, guard
+		if len(cfg.IPsecInterfaces) > 0 {
+			opts.Watcher = mn.NetlinkWatcher{}
+		}
+		log.Info("registrations with the home agent protected by IPsec", logging.KeyHome, cfg.Home,
+			logging.KeyHA, cfg.HA, "interfaces", strings.Join(ipsecInterfaces(cfg), ","))
+	}
+	node, err := mn.New(opts)
 	if err != nil {
 		return err
 	}
@@ -98,4 +127,13 @@ func serve(cfg mn.Config, log *slog.Logger, reload func() (mn.Config, error)) (e
 			return err
 		}
 	}
+}
+
+// ipsecInterfaces names the IPSEC_INTERFACES entries.
+func ipsecInterfaces(cfg mn.Config) []string {
+	names := make([]string, len(cfg.IPsecInterfaces))
+	for i, e := range cfg.IPsecInterfaces {
+		names[i] = e.Name
+	}
+	return names
 }
