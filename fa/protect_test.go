@@ -308,6 +308,9 @@ func TestConfigIPsecErrors(t *testing.T) {
 	for _, tt := range []struct{ text, want string }{
 		{base + "IPSEC_BEGIN\n10.1.0.1\n10.1.0.1/16\nIPSEC_END\n", "dynfad.conf:7: IPSEC:"},
 		{base + "IPSEC_BEGIN\n2001:db8::1\nIPSEC_END\n", "dynfad.conf:6: IPSEC:"},
+		// Checked by package secure, placed in the file.
+		{base + "IPsecESP kernel\n", "dynfad.conf:5: IPsecESP:"},
+		{base + "IPSEC_BEGIN\n10.1.0.1 - key1\n10.1.0.1 - key2\nIPSEC_END\n", "dynfad.conf:7: IPSEC:"},
 	} {
 		_, err := ParseConfig("dynfad.conf", strings.NewReader(tt.text))
 		if err == nil || !strings.Contains(err.Error(), tt.want) {

@@ -230,6 +230,11 @@ func DecodeConfig(f *config.File) (Config, error) {
 		}
 		seenPeer[e.Peer] = true
 	}
+	// The IPsec labels and the IPSEC section (package secure): an entry's
+	// error names its line.
+	if err := c.Config.ValidateFile(f); err != nil {
+		errs = append(errs, err)
+	}
 	errs = append(errs, checkSockets(f, c.AdminSocket, c.MonitorSocket)...)
 	if len(errs) > 0 {
 		return Config{}, errors.Join(errs...)

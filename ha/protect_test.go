@@ -341,6 +341,9 @@ func TestConfigIPsecErrors(t *testing.T) {
 		{base + "IPSEC_BEGIN\n10.0.1.2\n10.0.1.0/16 - -\nIPSEC_END\n", "dynhad.conf:6: IPSEC:"},
 		{base + "IPSEC_BEGIN\nfa1.example.org\nIPSEC_END\n", "dynhad.conf:5: IPSEC:"},
 		{base + "IPsecMOBIKEX perhaps\n", "dynhad.conf:4: IPsecMOBIKEX:"},
+		// Checked by package secure, placed in the file.
+		{base + "IPsecESP kernel\n", "dynhad.conf:4: IPsecESP:"},
+		{base + "IPSEC_BEGIN\n10.0.1.2 - key1\n10.0.1.2 - key2\nIPSEC_END\n", "dynhad.conf:6: IPSEC:"},
 	} {
 		_, err := ParseConfig("dynhad.conf", strings.NewReader(tt.text))
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
