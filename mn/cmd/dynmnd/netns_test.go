@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"net/netip"
@@ -36,7 +35,7 @@ type pair struct {
 	mn, peer string
 	dir      string
 	cmd      *exec.Cmd
-	out      bytes.Buffer
+	out      netnstest.SyncBuffer
 }
 
 func newPair(t *testing.T) *pair {
@@ -63,6 +62,9 @@ func newPair(t *testing.T) *pair {
 	netnstest.Run(t, "ip", "-n", p.mn, "addr", "add", home.String()+"/32", "dev", "eth0")
 	return p
 }
+
+// output is what dynmnd logged so far.
+func (p *pair) output() string { return p.out.String() }
 
 // start runs dynmnd in the mobile's namespace with the labels given on top
 // of the testbed's.
@@ -354,4 +356,24 @@ func icmpOutDestUnreachs(snmp string) int {
 		}
 	}
 	return -1
+}
+
+// TestNetnsIPsec starts dynmnd with an IPSEC entry for its home agent and
+// the userspace ESP path: it says protection is on, listens for IKE on the
+// home address, makes the ESP device, and on SIGTERM leaves the namespace
+// as it found it.
+func TestNetnsIPsec(t *testing.T) {
+	p := newPair(t)
+	before := p.state()
+	p.start("IPsecPSK s3cret\nIPsecESP userspace\nIPsecDevice dynespt0\nIPSEC_BEGIN\n10.1.0.1\nIPSEC_END\n")
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(p.output(), "registrations with the home agent protected by IPsec") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line saying protection is on:\n%s", p.output())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	p.waitFor("dynespt0", "ip", "-o", "link")
+	p.waitFor("10.1.0.10:500", "ss", "-uln")
+	p.stop(before)
 }
