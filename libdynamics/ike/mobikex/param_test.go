@@ -350,3 +350,5 @@ func TestNames(t *testing.T) {
 		t.Error("MOBIKE_UNSUPPORTED_VERSION must be a status type and UNACCEPTABLE_ADDRESS an error")
 	}
 }
+
+func netipPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
