@@ -174,6 +174,7 @@ func (sa *ikeSA) info() SAInfo {
 		State: sa.state, Initiator: sa.initiator, SPIi: sa.spiI, SPIr: sa.spiR, LocalSPI: sa.ourSPI(),
 		Remote: sa.remote, Encap: sa.natt, NATLocal: sa.natLocal, NATRemote: sa.natRemote, MOBIKE: sa.mobility(), MOBIKEVersion: uint8(sa.version),
 		PeerAddresses: append([]netip.Addr(nil), sa.peerAddrs...), Established: sa.established,
+		Addresses: bestFirst(sa.remoteAlts),
 	}
 	if sa.sock != nil {
 		i.Local = sa.sock.local
@@ -194,7 +195,7 @@ func (c *childSA) info() ChildInfo {
 	return ChildInfo{
 		InSPI: c.inSPI, OutSPI: c.outSPI, ReqID: c.reqid, Mode: c.mode, Proposal: c.prop.String(),
 		LocalTS: append([]Selector(nil), c.localTS...), RemoteTS: append([]Selector(nil), c.remoteTS...),
-		State: c.state, Installed: c.created,
+		State: c.state, Installed: c.created, Local: c.local, Remote: c.remote, PeerAddresses: bestFirst(c.remoteAlts),
 	}
 }
 

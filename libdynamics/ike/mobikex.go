@@ -44,6 +44,18 @@ func altAddrs(as []altAddr) []netip.Addr {
 	return out
 }
 
+// bestFirst returns the addresses in the order the SA would move to them.
+func bestFirst(as []altAddr) []netip.Addr {
+	var out []netip.Addr
+	rest := slices.Clone(as)
+	for len(rest) > 0 {
+		i := best(rest, netip.Addr{})
+		out = append(out, rest[i].addr)
+		rest = slices.Delete(rest, i, i+1)
+	}
+	return out
+}
+
 // best returns the index of the alternative to move to: prefer when it
 // is one, else the highest preference, the earliest added on ties; -1
 // when there is none.
@@ -488,7 +500,7 @@ func (sa *ikeSA) plan(set mobikex.Set, v mxView) (*mxPlan, *mobikex.Error) {
 					cur, alts, ts := o.sideOf(remote)
 					if *cur == p.old.Addr {
 						// The IKE SA moves to the request's source.
-						if o.ike != nil && remote && !v.requester && p.new.Addr != v.from.Addr() {
+						if o.ike != nil && remote && !v.requester && !set.Check && p.new.Addr != v.from.Addr() {
 							addrFail(p.new)
 							continue
 						}
