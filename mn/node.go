@@ -204,8 +204,8 @@ func (n *Node) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { n.readLink(ctx) })
 	wg.Go(func() { n.readUDP(ctx) })
-	if n.watcher != nil && len(n.cfg.IPsecInterfaces) > 0 {
-		wg.Go(func() { n.watch(ctx) })
+	if names := n.cfg.ipsecInterfaceNames(); n.watcher != nil && len(names) > 0 {
+		wg.Go(func() { n.watch(ctx, names) })
 	}
 	defer func() {
 		cancel()

@@ -172,8 +172,8 @@ func (n *Node) readFailed(ctx context.Context, what string, err error) bool {
 // watch runs the address watcher over the IPSEC_INTERFACES and hands what
 // it reports to the loop; a watcher that fails is logged, and the
 // addresses it last reported stay offered.
-func (n *Node) watch(ctx context.Context) {
-	err := n.watcher.Watch(ctx, n.cfg.ipsecInterfaceNames(), func(name string, addr netip.Addr) {
+func (n *Node) watch(ctx context.Context, names []string) {
+	err := n.watcher.Watch(ctx, names, func(name string, addr netip.Addr) {
 		select {
 		case n.events <- ifaceEvent{name: name, addr: addr}:
 		case <-ctx.Done():
