@@ -349,3 +349,38 @@ func TestReloadIPsecNeedsRestart(t *testing.T) {
 		t.Errorf("running configuration: ID %q, peers %v, MaxVisitors %d", running.IPsecLocalID, running.Peers, running.MaxVisitors)
 	}
 }
+
+// The agents a foreign agent brings its IKE SAs up with: its upper agent
+// in a hierarchy; the home agents among its IPSEC peers otherwise, which
+// at the top of a hierarchy are those with a SECURITY entry (the agents
+// below bring up their own).
+func TestUpstream(t *testing.T) {
+	entry := func(s string) secure.PeerEntry {
+		var p secure.PeerPrefix
+		if err := p.UnmarshalText([]byte(s)); err != nil {
+			t.Fatal(err)
+		}
+		return secure.PeerEntry{Peer: p, ID: "-", PSK: "-"}
+	}
+	ha2 := netip.MustParseAddr("10.1.0.2")
+	flat := testConfig()
+	flat.Peers = []secure.PeerEntry{entry("10.1.0.1"), entry("10.1.0.2"), entry("10.9.0.0/16")}
+	lowest := lowestConfig()
+	lowest.Peers = []secure.PeerEntry{entry(fa1Upper.String())}
+	highest := highestConfig()
+	highest.Peers = []secure.PeerEntry{entry(coa.String()), entry(haAddr.String()), entry(fa2Addr.String())}
+	for _, tt := range []struct {
+		name string
+		cfg  Config
+		want []netip.Addr
+	}{
+		{"flat", flat, []netip.Addr{haAddr, ha2}},
+		{"lowest", lowest, []netip.Addr{fa1Upper}},
+		{"highest", highest, []netip.Addr{haAddr}},
+		{"no IPsec", testConfig(), nil},
+	} {
+		if got := Upstream(tt.cfg); !slices.Equal(got, tt.want) {
+			t.Errorf("%s: Upstream = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/dynamics-go/dynamics/libdynamics/daemon"
 	"github.com/dynamics-go/dynamics/libdynamics/link"
 	"github.com/dynamics-go/dynamics/libdynamics/logging"
+	"github.com/dynamics-go/dynamics/libdynamics/secure"
 )
 
 const name = "dynfad"
@@ -95,7 +96,25 @@ func serve(cfg fa.Config, log *slog.Logger, reload func() (fa.Config, error)) (e
 	}
 	defer up.Close()
 
-	agent, err := fa.New(fa.Options{Config: cfg, Upstream: up, Links: links, Key: key, Kernel: kern, Logger: log})
+	// Signalling protection, when IPSEC lists peers: the agent brings up
+	// and keeps the IKE SA with its upstream agents (initiators) and
+	// answers those of the agents below it.
+	var prot secure.Protector = secure.Off{}
+	if cfg.Config.Enabled() {
+		g, err := secure.Open(secure.Options{Config: cfg.Config, Local: cfg.CareOfAddress, Initiate: fa.Upstream(cfg), Logger: log})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if cerr := g.Close(); cerr != nil {
+				log.Error("closing signalling protection", logging.KeyErr, cerr)
+				err = errors.Join(err, cerr)
+			}
+		}()
+		prot = g
+	}
+
+	agent, err := fa.New(fa.Options{Config: cfg, Upstream: up, Links: links, Key: key, Kernel: kern, Logger: log, Protector: prot})
 	if err != nil {
 		return err
 	}

@@ -54,3 +54,18 @@ func TestMissingKeyFile(t *testing.T) {
 		t.Errorf("exit %d, stderr %q; want a failure naming PrivateKeyFile and %s", code, errb.String(), key)
 	}
 }
+
+// A bad IPSEC entry is a configuration error naming its line.
+func TestIPsecConfigError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dynfad.conf")
+	text := "UpstreamInterface eth0\nINTERFACES_BEGIN\neth1\nINTERFACES_END\n" +
+		"IPSEC_BEGIN\n10.1.0.1 - key1\n10.1.0.0/16 - key3\n10.1.0.1 - key2\nIPSEC_END\n"
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := run([]string{"-c", path}, &out, &errb)
+	if want := path + ":8: IPSEC: "; code != 2 || !strings.HasPrefix(errb.String(), want) {
+		t.Errorf("exit %d, stderr %q; want 2 and %q...", code, errb.String(), want)
+	}
+}

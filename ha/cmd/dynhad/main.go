@@ -19,6 +19,7 @@ import (
 	"github.com/dynamics-go/dynamics/libdynamics/daemon"
 	"github.com/dynamics-go/dynamics/libdynamics/link"
 	"github.com/dynamics-go/dynamics/libdynamics/logging"
+	"github.com/dynamics-go/dynamics/libdynamics/secure"
 )
 
 const name = "dynhad"
@@ -77,7 +78,25 @@ func serve(cfg ha.Config, log *slog.Logger, reload func() (ha.Config, error)) (e
 		}
 	}()
 
-	agent, err := ha.New(ha.Options{Config: cfg, Conn: conn, Link: home, Kernel: kern, Logger: log})
+	// Signalling protection, when IPSEC lists peers: the home agent
+	// answers the IKE SAs its foreign agents and mobiles bring up (it
+	// never initiates); the mobiles' (inside HomeNetPrefix) may move.
+	var prot secure.Protector = secure.Off{}
+	if cfg.Config.Enabled() {
+		g, err := secure.Open(secure.Options{Config: cfg.Config, Local: cfg.HAIPAddress, Mobiles: cfg.HomeNetPrefix, Logger: log})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if cerr := g.Close(); cerr != nil {
+				log.Error("closing signalling protection", logging.KeyErr, cerr)
+				err = errors.Join(err, cerr)
+			}
+		}()
+		prot = g
+	}
+
+	agent, err := ha.New(ha.Options{Config: cfg, Conn: conn, Link: home, Kernel: kern, Logger: log, Protector: prot})
 	if err != nil {
 		return err
 	}

@@ -38,3 +38,18 @@ func TestBadFlag(t *testing.T) {
 		t.Error("a missing configuration file exited 0")
 	}
 }
+
+// A bad IPSEC entry is a configuration error naming its line.
+func TestIPsecConfigError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dynhad.conf")
+	text := "HAIPAddress 10.1.0.1\nHomeNetPrefix 10.1.0.0/24\nHomeInterface eth0\n" +
+		"IPSEC_BEGIN\n10.0.1.2 - key1\n10.0.1.2 - key2\nIPSEC_END\n"
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := run([]string{"-c", path}, &out, &errb)
+	if want := path + ":6: IPSEC: "; code != 2 || !strings.HasPrefix(errb.String(), want) {
+		t.Errorf("exit %d, stderr %q; want 2 and %q...", code, errb.String(), want)
+	}
+}
