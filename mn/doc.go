@@ -61,7 +61,7 @@
 //     the tunneling mode, the interface, and the counters of
 //     Stats.Counters ("requests", "replies", "accepted", "denied.<code>",
 //     "solicitations", "advertisements" heard, "moves",
-//     "discards.<reason>", ...);
+//     "discards.<reason>", "sends.held", "ipsec.<what>", ...);
 //   - get_care_of_addr: the care-of address of the registration in force
 //     (api.NotAvailable when not registered away from home);
 //   - get_tunneling_mode and set_tunneling_mode: the mode changes at once;
@@ -125,6 +125,54 @@
 // or Mobile Session Key extensions nothing of this happens: flat setups
 // behave as before.
 //
+// # Signalling protection
+//
+// With IPSEC entries in dynmnd.conf (the labels of package secure, shared
+// by the three daemons: docs/CONFIGURATION.md) the registrations with the
+// home agent travel in ESP. dynmnd opens secure.Open with the home address
+// as the IKE address and the home agent as the peer it brings the SAs up
+// with, and hands the *secure.Guard to the node as Options.Protector and
+// Options.Mover (without IPSEC entries: secure.Off and no Mover; nothing
+// changes). What the node does with them (protect.go):
+//
+//   - Replies. The registration socket reports each datagram's arrival
+//     interface (UDPConn reads IP_PKTINFO; InterfaceReader); the reader
+//     asks Protector.Check with the source and that index, and drops what
+//     must have come out of ESP and came in clear (a forged reply, or a
+//     home agent without its SAs): counter discards.unprotected. Replies
+//     relayed by a foreign agent come from the agent, which is no IPsec
+//     peer of the mobile, and are judged as before.
+//   - Requests. A request is sent only when Protector.Ready says its
+//     destination may be reached (never in clear to the home agent while
+//     its SAs are being negotiated); otherwise it is held (counter
+//     sends.held) and the retransmission timer repeats it as if it had
+//     been lost, with the usual backoff and MaxRetryCount.
+//   - Address changes. The node keeps the address its SAs use now (the
+//     home address at start; Status.IPsecAddr, and the log's
+//     ipsec_address). A request that goes straight to the home agent from
+//     another address of the mobile (a co-located care-of address; the
+//     home address when it comes home) waits while Mover.MoveTo moves
+//     the SAs there (MOBIKE-X UPDATE_SA_ADDRESSES), off the loop, and is
+//     sent when the move is answered. A failed move is logged and counted
+//     (ipsec.move_failed); the request then goes out if the home agent is
+//     Ready and is otherwise held, and its retransmission tries the move
+//     again. Through a foreign agent the mobile keeps its home address:
+//     the request goes at once, and after the accepted reply the SAs move
+//     back to the home address in the background. Successful moves count
+//     ipsec.moves.
+//   - IPSEC_INTERFACES. Further interfaces whose IPv4 address is offered
+//     to the SAs' peers (Mover.AddAddress, MOBIKE-X ADD_SA_ADDRESS) while
+//     the interface is up and has one, and withdrawn (RemoveAddress) when
+//     it goes down, loses the address or changes it (then the new one is
+//     offered). An AddrWatcher follows them (NetlinkWatcher: netlink link
+//     and address subscriptions) and posts each change to the loop, which
+//     makes one call of the Mover at a time, moves first; a failed offer
+//     is tried again MaxRetryInterval later (ipsec.added, ipsec.add_failed,
+//     ipsec.removed, ipsec.remove_failed).
+//
+// The IPsec labels and IPSEC_INTERFACES are read at start only: a reload
+// names them in its restart warning.
+//
 // # RFC 5944 coverage
 //
 // Agent discovery (section 2.4): solicitations from 0.0.0.0 to 224.0.0.11
@@ -184,8 +232,9 @@
 // extension and the Mobile-Foreign authenticator; a foreign agent that
 // ARPs for the home address by unicast is not answered either (RFC 5944
 // allows it; the suite's agents use the hardware address from the
-// request). Of the Dynamics system: signalling protection with IKEv2/MOBIKE,
-// several interfaces, link-layer hints of movement.
+// request). Of the Dynamics system: roaming with several interfaces (the
+// IPSEC_INTERFACES only offer their addresses to the SAs), link-layer
+// hints of movement.
 //
 // # Logging and reload
 //
@@ -200,7 +249,7 @@
 // TunnelingMode at once (a tunneling mode set through the control API
 // stays until the file's changes). MNHomeIPAddress, HAIPAddress,
 // HomeNetPrefix, Interface, COLOCATED, StartDisconnected, TunnelMode,
-// TunnelPrefix, StateFile, SyslogFacility and the control sockets keep
-// their running values and are named in one warning, "needs a restart:
-// ...".
+// TunnelPrefix, StateFile, SyslogFacility, the control sockets, the IPsec
+// labels and IPSEC_INTERFACES keep their running values and are named in
+// one warning, "needs a restart: ...".
 package mn
