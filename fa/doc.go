@@ -254,9 +254,9 @@
 //
 // Mobile-Foreign authentication (code 67 is used only for a wrong MN-GFA
 // authenticator). Authentication of the messages between foreign agents
-// (the protocol leaves it to IKEv2; an agent below the highest believes its
-// upper agent's replies, and the FA Session Key extensions in them are
-// protected only by the agents' RSA keys). The revocation of a branch left
+// other than by IPsec (without IPSEC entries an agent below the highest
+// believes its upper agent's replies, and the FA Session Key extensions in
+// them are protected only by the agents' RSA keys). The revocation of a branch left
 // behind by a move that an upper agent could not answer because it
 // restarted: the old lower agent's entry lapses with its lifetime, or is
 // replaced when the mobile comes back through it. NAI registration (RFC 2794)
@@ -278,7 +278,39 @@
 // RegistrationRequired, EnableFADecapsulation, SECURITY and TunnelLinger
 // apply at once or to the next request; PendingTimeout moves the deadlines of the requests
 // already pending too. UpstreamInterface, CareOfAddress, INTERFACES, the
-// hierarchy, TunnelMode, TunnelPrefix, StateFile, SyslogFacility and the
-// control sockets keep their running values and are named in one warning,
-// "needs a restart: ...".
+// hierarchy, TunnelMode, TunnelPrefix, StateFile, SyslogFacility, the
+// control sockets, the IPsec labels and IPSEC keep their running values
+// and are named in one warning, "needs a restart: ...".
+//
+// # Signalling protection
+//
+// With IPSEC entries (the IPsec labels and IPSEC section of package
+// secure, embedded in Config) dynfad opens a secure.Guard before the agent
+// runs and closes it after: Local is the care-of address (the upstream
+// interface's), and the agent brings up and keeps the IKE SAs with the
+// agents Upstream names: its upper agent in a hierarchy, else the home
+// agents among its single-address IPSEC peers (at the top of a hierarchy,
+// those with a SECURITY entry: the agents below bring up their own SAs).
+// Without entries Options.Protector is secure.Off.
+//
+// Every registration message is judged in the loop before it is acted on
+// (protect.go): Protector.Check with its source and arrival interface (the
+// visitor link's for frames; for upstream datagrams, IP_PKTINFO through
+// UpstreamConn.ReadFromInfo, 0 from a socket that does not tell). A
+// message from a peer whose signalling must come out of ESP (the home
+// agent's reply or revocation, the upper agent's, a lower agent's request
+// or acknowledgment) that came in clear is dropped without an answer or a
+// change, counted as Discards.Unprotected (get_status
+// "discards.unprotected") and logged at Debug naming the source, at most
+// once a second. Agent Solicitations are not judged.
+//
+// Nothing is sent in clear to a peer that requires protection: a request
+// relayed upward, a reply or revocation to a lower agent, or an
+// acknowledgment, to a destination the protector is not Ready for, is not
+// sent and is counted as Stats.SendsHeld ("sends.held"). A held request
+// stays pending as one lost on the way (the mobile's retry is relayed once
+// the SA is up; otherwise the timeout answers 78); a held revocation goes
+// with its next retransmission. A reply to a mobile whose address the
+// protector Requires is held too: frames on a visitor link never pass
+// through ESP.
 package fa

@@ -35,6 +35,36 @@
 // heap ordered by when they fall due, so a burst of first registrations
 // costs each event O(log n).
 //
+// # Signalling protection
+//
+// With IPSEC entries (the IPsec labels and IPSEC section of package
+// secure, embedded in Config) dynhad opens a secure.Guard before the agent
+// runs (Local HAIPAddress, Mobiles HomeNetPrefix, no peers to initiate:
+// the foreign agents and mobiles bring up their SAs) and closes it after;
+// without, Options.Protector is secure.Off. The UDP socket tells each
+// datagram's arrival interface (IP_PKTINFO, asked at ListenUDP and New so
+// that no datagram is read without it; over recvmmsg each message has its
+// control buffer), and every registration message is judged in the loop
+// before it is acted on (protect.go):
+//
+//   - Protector.Check(source, interface).Drop(): a configured IPsec peer,
+//     or an address its SA uses now, sent it in clear;
+//   - a request (well formed or not) whose home address the protector
+//     Requires, that did not come out of ESP: a protected mobile node's
+//     registration reaches the agent only from the mobile itself inside
+//     its SA, or from a protected foreign agent.
+//
+// Either is dropped without an answer or a change, counted as
+// Discards.Unprotected (get_status "discards.unprotected") and logged at
+// Debug naming the source, at most once a second (the line says how many
+// were suppressed). Agent Solicitations on the home link are not judged.
+// Nothing is sent in clear to a peer that requires protection: a reply,
+// revocation or acknowledgment to a destination the protector is not
+// Ready for is not queued and is counted as Stats.SendsHeld ("sends.held");
+// the binding a held reply granted stands, the mobile's retry is answered
+// once the SA is up, and a held revocation goes out with its next
+// retransmission. The IPsec labels and IPSEC need a restart to change.
+//
 // # Control API
 //
 // Agent is the backend of the control API's server (package api, served by
@@ -165,8 +195,9 @@
 // RequireFAAuth, MaxBindings, MaxLifetime and ReplayWindow apply to the
 // next request, the advertisement settings at once. HAIPAddress,
 // HomeNetPrefix, HomeInterface, TunnelMode, TunnelPrefix, StateFile,
-// SyslogFacility and the control sockets keep their running values and are
-// named in one warning, "needs a restart: ...". Whether the control API
+// SyslogFacility, the control sockets, the IPsec labels and IPSEC keep
+// their running values and are named in one warning, "needs a restart:
+// ...". Whether the control API
 // disabled a mobile node survives a reload.
 //
 // # Kernel state
