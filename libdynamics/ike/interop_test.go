@@ -156,8 +156,11 @@ func startSide(t *testing.T, ns *netnstest.NS, addr string, cfg Config) *side {
 // interopConfig is this engine's configuration for one side.
 func interopConfig(sideName, ike, espProp string) Config {
 	c := Config{
-		PSK:          []byte(interopPSK),
-		MOBIKE:       true,
+		PSK:    []byte(interopPSK),
+		MOBIKE: true,
+		// Our MOBIKE-X offer (VERSION parameters in MOBIKE_SUPPORTED)
+		// must not disturb an RFC 4555 peer: charon settles on MOBIKE.
+		MOBIKEX:      true,
 		IKEProposals: []Proposal{MustParseProposal(ike, false)},
 		ESPProposals: []Proposal{MustParseProposal(espProp, true)},
 		// charon's kernel-libipsec needs UDP encapsulation, and so does
@@ -256,7 +259,7 @@ func TestInteropInitiator(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !info.Encap || !info.MOBIKE || info.Proposal != f.ike || len(info.Children) != 1 {
+			if !info.Encap || info.MOBIKEVersion != 1 || info.Proposal != f.ike || len(info.Children) != 1 {
 				t.Fatalf("SA %+v", info)
 			}
 			out, err := charon.WaitSAs(10*time.Second, reEstablished, reInstalled)
@@ -366,7 +369,7 @@ func TestInteropResponder(t *testing.T) {
 				t.Fatal(err)
 			}
 			info := ha.only()
-			if info.State != StateEstablished || info.Initiator || !info.MOBIKE || info.Proposal != f.ike || len(info.Children) != 1 {
+			if info.State != StateEstablished || info.Initiator || info.MOBIKEVersion != 1 || info.Proposal != f.ike || len(info.Children) != 1 {
 				t.Fatalf("SA %+v", info)
 			}
 			udpEcho(t, mnNS, swantest.MNInner, haNS, swantest.HAInner)

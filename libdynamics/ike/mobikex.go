@@ -588,9 +588,10 @@ func (sa *ikeSA) plan(set mobikex.Set, v mxView) (*mxPlan, *mobikex.Error) {
 	if addrErr != nil {
 		return nil, addrErr
 	}
-	// Transport selectors must still fit the configured policy.
+	// Transport selectors must still fit the configured policy (the
+	// responder's check: the requester asked for its own changes).
 	for _, o := range objs {
-		if o.child == nil || spdErr != nil {
+		if o.child == nil || spdErr != nil || v.requester {
 			continue
 		}
 		p := o.child.sa.peer
@@ -672,8 +673,9 @@ func dropHost(ts []Selector, a netip.Addr) []Selector {
 
 // commit applies a plan. The responder moves a child SA whose peer address
 // is not the request's source only after a return routability check
-// (RFC 4555 section 3.7); closing SAs are left to the caller.
-func (sa *ikeSA) commit(pl *mxPlan, v mxView, via *sock) {
+// (RFC 4555 section 3.7), which it returns to start once the answer is
+// sent; closing SAs are left to the caller.
+func (sa *ikeSA) commit(pl *mxPlan, v mxView, via *sock) (later []func()) {
 	e := sa.e
 	for _, o := range pl.objs {
 		if o.closing {
@@ -714,16 +716,19 @@ func (sa *ikeSA) commit(pl *mxPlan, v mxView, via *sock) {
 				"local", c.local, "remote", c.remote, "local_ts", c.localTS, "remote_ts", c.remoteTS)
 		}
 		if !v.requester && o.remote != c.remote && o.remote != v.from.Addr() {
-			s, to := c.sa.sock, netip.AddrPortFrom(o.remote, c.sa.remote.Port())
-			c.sa.enqueue(c.sa.rrTask(s, to, func() {
-				if c.state != ChildDeleted {
-					apply()
-				}
-			}))
+			owner, to := c.sa, netip.AddrPortFrom(o.remote, c.sa.remote.Port())
+			later = append(later, func() {
+				owner.enqueue(owner.rrTask(owner.sock, to, func() {
+					if c.state != ChildDeleted {
+						apply()
+					}
+				}))
+			})
 			continue
 		}
 		apply()
 	}
+	return later
 }
 
 // rechild gives a child SA new addresses and traffic selectors: its ESP
@@ -811,6 +816,7 @@ type mxResponder struct {
 	m     mobikex.Machine
 	resp  []ikev2.Payload
 	plans []*mxPlan // applied, for closing after the answer
+	later []func()  // return routability checks to start after it
 	// movedIKE: a set moved this IKE SA's peer address.
 	movedIKE bool
 }
@@ -854,7 +860,7 @@ func (r *mxResponder) handle(set mobikex.Set) {
 	}
 	sa.logger().Info("MOBIKE-X selector set applied", "set", set.String(), "from", r.p.from)
 	before := sa.remote
-	sa.commit(pl, v, r.p.sock)
+	r.later = append(r.later, sa.commit(pl, v, r.p.sock)...)
 	if sa.remote != before {
 		r.movedIKE = true
 		sa.natt = sa.sock.mux != nil
@@ -874,10 +880,13 @@ func (r *mxResponder) end(rest []ikev2.Payload) func() {
 		sa.detectNAT(rest, sa.spiI, sa.spiR, r.p.from, r.p.sock.local)
 		r.resp = append(r.resp, sa.natdPayloads(sa.spiI, sa.spiR, r.p.sock.local, r.p.from)...)
 	}
-	plans := r.plans
+	plans, later := r.plans, r.later
 	return func() {
 		for _, pl := range plans {
 			sa.closeSAs(pl)
+		}
+		for _, f := range later {
+			f()
 		}
 	}
 }

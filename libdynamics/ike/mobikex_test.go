@@ -1,7 +1,9 @@
 package ike
 
 import (
+	"errors"
 	"fmt"
+	"github.com/dynamics-go/dynamics/libdynamics/esp"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -771,5 +773,118 @@ func TestMOBIKEXIdentity(t *testing.T) {
 		if got := s.Children[0].PeerAddresses; !slices.Equal(got, want) {
 			t.Errorf("responder's SA with %s (%s): child addresses %v, want %v", s.Peer, s.SPIi, got, want)
 		}
+	}
+}
+
+// TestMOBIKEXSignallingSelectors: transport-mode child SAs with the
+// suite's signalling selectors (the initiator: its address, UDP, any port
+// === the responder's address, UDP 434; the responder the mirror image,
+// accepting mobiles anywhere in a prefix) move with their ports kept; a
+// responder whose policy names the mobile's old address refuses the move
+// (DOES_NOT_FIT_SPD) and nothing changes.
+func TestMOBIKEXSignallingSelectors(t *testing.T) {
+	udp := func(p string, port uint16) Selector {
+		s := sel(p)
+		s.Protocol = 17
+		if port != 0 {
+			s.StartPort, s.EndPort = port, port
+		}
+		return s
+	}
+	for _, tc := range []struct {
+		name     string
+		haRemote string
+		refused  bool
+	}{
+		{"mobiles in a prefix", "10.0.0.0/24", false},
+		{"policy names the old address", mnAddr + "/32", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mn, ha, _ := mxPair(t, func(mc, hc *Config) {
+				mc.Peers[0].Mode, hc.Peers[0].Mode = ModeTransport, ModeTransport
+				mc.Peers[0].LocalTS = []Selector{udp(mnAddr+"/32", 0)}
+				mc.Peers[0].RemoteTS = []Selector{udp(haAddr+"/32", 434)}
+				hc.Peers[0].LocalTS = []Selector{udp(haAddr+"/32", 434)}
+				hc.Peers[0].RemoteTS = []Selector{udp(tc.haRemote, 0)}
+			})
+			info := up(t, mn)
+			mn.addAddress(mnMoved)
+			before := state(mn, ha)
+			err := mn.e.UpdateAddress(ctx(t), info.LocalSPI, addr(mnAddr), addr(mnMoved))
+			if tc.refused {
+				var mxErr *mobikex.Error
+				if !errors.As(err, &mxErr) || mxErr.Type != ikev2.NotifyDoesNotFitSPD {
+					t.Fatalf("UpdateAddress: %v, want DOES_NOT_FIT_SPD", err)
+				}
+				if got := state(mn, ha); got != before {
+					t.Errorf("a refused update changed things:\n%s\nwant\n%s", got, before)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, b := mn.only().Children[0], ha.only().Children[0]
+			if !slices.Equal(a.LocalTS, []Selector{udp(mnMoved+"/32", 0)}) || !slices.Equal(a.RemoteTS, []Selector{udp(haAddr+"/32", 434)}) {
+				t.Errorf("initiator's selectors %v === %v", a.LocalTS, a.RemoteTS)
+			}
+			if !slices.Equal(b.RemoteTS, []Selector{udp(mnMoved+"/32", 0)}) || !slices.Equal(b.LocalTS, []Selector{udp(haAddr+"/32", 434)}) {
+				t.Errorf("responder's selectors %v === %v", b.LocalTS, b.RemoteTS)
+			}
+			_, _, pols := ha.esp.snapshot()
+			for _, p := range pols {
+				want := esp.Selector{Src: netip.MustParsePrefix(haAddr + "/32"), Dst: netip.MustParsePrefix(mnMoved + "/32"), Protocol: 17, SrcPort: 434}
+				if p.Direction == esp.Inbound {
+					want = esp.Selector{Src: want.Dst, Dst: want.Src, Protocol: 17, DstPort: 434}
+				}
+				if p.Selector != want {
+					t.Errorf("responder's policy %s, want %s", p, want)
+				}
+			}
+			checkChildPair(t, mn, ha, a.InSPI)
+		})
+	}
+}
+
+// TestMOBIKEXReturnRoutability: a set moving only the child SAs to an
+// address that is not the request's source: the responder moves them after
+// a return routability check to the new address (RFC 4555 section 3.7);
+// the IKE SA stays.
+func TestMOBIKEXReturnRoutability(t *testing.T) {
+	mn, ha, r := mxPair(t, nil)
+	info := up(t, mn)
+	mn.addAddress(mnMoved)
+	r.reset()
+	rs, err := mn.e.Exchange(ctx(t), info.LocalSPI, []mobikex.Set{{Actions: []mobikex.Action{{Kind: mobikex.ActionUpdate,
+		IPs: []mobikex.IP{{Addr: addr(mnAddr), Old: true, Child: true}, {Addr: addr(mnMoved), New: true, Child: true}}}}}})
+	if err != nil || rs[0].Err != nil {
+		t.Fatalf("Exchange: %v %+v", err, rs)
+	}
+	eventually(t, "the responder's child at the new address", func() bool { return ha.only().Children[0].Remote == addr(mnMoved) })
+	a, b := mn.only(), ha.only()
+	if a.Local.Addr() != addr(mnAddr) || b.Remote.Addr() != addr(mnAddr) || a.Children[0].Local != addr(mnMoved) {
+		t.Errorf("IKE SA %s === %s, initiator's child from %s", a.Local, b.Remote, a.Children[0].Local)
+	}
+	lines := r.lines()
+	if len(lines) != 4 || lines[2] != "ha INFORMATIONAL request: N(COOKIE2)" || lines[3] != "mn INFORMATIONAL response: N(COOKIE2)" {
+		t.Errorf("messages %q", lines)
+	}
+	checkChildPair(t, mn, ha, a.Children[0].InSPI)
+	checkChildPair(t, ha, mn, a.Children[0].OutSPI)
+	espEcho(t, mn, ha, "children moved, IKE SA not")
+}
+
+// TestMOBIKEXAdditional: ADDITIONAL_IP_ADDRESS inside a set records the
+// sender's later addresses for the IKE SA.
+func TestMOBIKEXAdditional(t *testing.T) {
+	mn, ha, _ := mxPair(t, nil)
+	info := up(t, mn)
+	rs, err := mn.e.Exchange(ctx(t), info.LocalSPI, []mobikex.Set{{Actions: []mobikex.Action{{Kind: mobikex.ActionAdditional,
+		IPs: []mobikex.IP{{Addr: addr("10.0.0.4"), Info: &mobikex.Info{Preference: 3, Class: mobikex.ClassCellular}}}}}}})
+	if err != nil || rs[0].Err != nil {
+		t.Fatalf("Exchange: %v %+v", err, rs)
+	}
+	if got := ha.only().PeerAddresses; !slices.Equal(got, []netip.Addr{addr("10.0.0.4")}) {
+		t.Errorf("responder's record of the peer's addresses %v", got)
 	}
 }
