@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -358,14 +359,20 @@ func icmpOutDestUnreachs(snmp string) int {
 	return -1
 }
 
-// TestNetnsIPsec starts dynmnd with an IPSEC entry for its home agent and
-// the userspace ESP path: it says protection is on, listens for IKE on the
-// home address, makes the ESP device, and on SIGTERM leaves the namespace
-// as it found it.
+// TestNetnsIPsec starts dynmnd with an IPSEC entry for its home agent, the
+// userspace ESP path and a second interface in IPSEC_INTERFACES: it says
+// protection is on, listens for IKE on the home address, makes the ESP
+// device, offers the second interface's address while it is up and
+// withdraws it when it goes down (get_status counts both; no SA is up, so
+// both succeed at once), and on SIGTERM leaves the namespace as it found
+// it.
 func TestNetnsIPsec(t *testing.T) {
 	p := newPair(t)
+	netnstest.Run(t, "ip", "-n", p.mn, "link", "add", "wl0", "type", "veth", "peer", "name", "wl1")
+	netnstest.Run(t, "ip", "-n", p.mn, "link", "set", "wl1", "up")
 	before := p.state()
-	p.start("IPsecPSK s3cret\nIPsecESP userspace\nIPsecDevice dynespt0\nIPSEC_BEGIN\n10.1.0.1\nIPSEC_END\n")
+	p.start("IPsecPSK s3cret\nIPsecESP userspace\nIPsecDevice dynespt0\nIPSEC_BEGIN\n10.1.0.1\nIPSEC_END\n" +
+		"IPSEC_INTERFACES_BEGIN\nwl0\nIPSEC_INTERFACES_END\n")
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(p.output(), "registrations with the home agent protected by IPsec") {
 		if time.Now().After(deadline) {
@@ -375,5 +382,45 @@ func TestNetnsIPsec(t *testing.T) {
 	}
 	p.waitFor("dynespt0", "ip", "-o", "link")
 	p.waitFor("10.1.0.10:500", "ss", "-uln")
+
+	c, err := api.Dial(p.socket(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	counters := func(want map[string]uint64) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			st, err := c.GetStatus(5 * time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]uint64{}
+			for _, k := range st.Counters {
+				if _, ok := want[k.Name]; ok {
+					got[k.Name] = k.Value
+				}
+			}
+			if maps.Equal(got, want) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("counters %v, want %v", got, want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	counters(map[string]uint64{"ipsec.added": 0, "ipsec.removed": 0})
+	netnstest.Run(t, "ip", "-n", p.mn, "addr", "add", "10.5.0.10/24", "dev", "wl0")
+	netnstest.Run(t, "ip", "-n", p.mn, "link", "set", "wl0", "up")
+	counters(map[string]uint64{"ipsec.added": 1, "ipsec.removed": 0})
+	p.waitFor("10.5.0.10:500", "ss", "-uln") // IKE listens on the offered address
+	netnstest.Run(t, "ip", "-n", p.mn, "link", "set", "wl0", "down")
+	counters(map[string]uint64{"ipsec.added": 1, "ipsec.removed": 1})
+	if !strings.Contains(p.output(), "address withdrawn from the IPsec SAs") {
+		t.Errorf("no log line for the withdrawn address")
+	}
+	netnstest.Run(t, "ip", "-n", p.mn, "addr", "del", "10.5.0.10/24", "dev", "wl0")
 	p.stop(before)
 }
