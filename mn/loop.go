@@ -132,8 +132,12 @@ func ipsecIfaces(entries []IPsecInterface) []*ipsecIface {
 func (l *Loop) start(now time.Time) {
 	l.since = now
 	l.solicitAt = now
-	l.log.Info("mobile node starting", logging.KeyHome, l.cfg.Home, logging.KeyHA, l.cfg.HA,
-		logging.KeyIface, l.cfg.Interface, "mode", l.cfg.TunnelingMode, "disconnected", l.cfg.StartDisconnected)
+	attrs := []any{logging.KeyHome, l.cfg.Home, logging.KeyHA, l.cfg.HA,
+		logging.KeyIface, l.cfg.Interface, "mode", l.cfg.TunnelingMode, "disconnected", l.cfg.StartDisconnected}
+	if l.n.mover != nil {
+		attrs = append(attrs, "ipsec_address", l.ipsecAddr)
+	}
+	l.log.Info("mobile node starting", attrs...)
 	if l.cfg.StartDisconnected {
 		l.disc = true
 		l.setState(StateDisconnected, now)
