@@ -12,8 +12,9 @@
 // bound to its address), an esp.Kernel, a Clock and a logger. One goroutine
 // per socket reads and parses; one loop owns every IKE SA, its timers and
 // the ESP state. Operations (Initiate, CreateChild, RekeyChild, RekeyIKE,
-// DeleteChild, Delete, Liveness, Move, AddSocket, RemoveSocket) enter the
-// loop and wait for the exchange they start; Do runs a function in the loop
+// DeleteChild, Delete, Liveness, Move, UpdateAddress, AddAddress,
+// RemoveAddress, Exchange, SetMOBIKEVersion, AddSocket, RemoveSocket) enter
+// the loop and wait for the exchange they start; Do runs a function in the loop
 // with the State view (SAs, Stats). Tests run two engines over
 // internal/memnet with a fake esp.Kernel that seals and opens ESP through
 // the engines' Muxes.
@@ -80,6 +81,76 @@
 // routability check (an INFORMATIONAL with its own COOKIE2) to the new
 // address succeeds (section 3.7). A NO_NATS_ALLOWED that the addresses
 // contradict is answered with UNEXPECTED_NAT_DETECTED and changes nothing.
+//
+// # MOBIKE-X
+//
+// With Config.MOBIKEX (draft-mglt-ipsec-mm-mobikex-00, as package mobikex
+// fixes it) the IKE_AUTH request's MOBIKE_SUPPORTED carries VERSION 2
+// (critical with RequireMOBIKEX) and VERSION 1; a MOBIKE-only engine sends
+// it empty, as RFC 4555. The responder answers the highest common version
+// (an empty offer, from an RFC 4555 peer such as strongSwan, is answered
+// empty), or MOBIKE_UNSUPPORTED_VERSION listing its versions when a
+// critical one is unknown to it or none is common, and the SA then has no
+// mobility. The initiator reads an empty answer as version 1, and keeps
+// version 1 with a warning when it required 2. SAInfo.MOBIKEVersion is the
+// result (MOBIKE is version >= 1). SetMOBIKEVersion, and a peer's
+// INFORMATIONAL MOBIKE_UNSUPPORTED_VERSION, lower it later (a lone NONE
+// switches mobility off); it never goes up. With version 1 the MOBIKE-X
+// notifications are unknown status types and ignored.
+//
+// On an SA with version 2 the responder runs the request's payloads
+// through mobikex.Machine in order; payloads outside any set (Delete,
+// COOKIE2, NAT detection, an empty RFC 4555 UPDATE_SA_ADDRESSES) are
+// handled as before. Each complete set is validated against the SAs, first
+// error wins: the selection reaches no SA -> UNMATCHED_SELECTOR_SET (a set
+// selects the default, this IKE SA and its child SAs; or the SAs its SPI
+// parameters name; or the child SAs whose mode, protocol and selectors
+// (local or remote) match; always among the IKE SAs authenticated with the
+// same peer identity: another identity's SPIs are unknown); an UPDATE
+// without one OLD_IP and one NEW_IP of a family, on one side ->
+// UNACCEPTABLE_PARAMETER; an unspecified, multicast, broadcast or loopback
+// address, one of another family than the SA, an old or removed address
+// that is not one of every selected SA's, an address of this side (H) it
+// has no socket on, or a new address of the IKE SA's peer that is not the
+// request's source -> UNACCEPTABLE_ADDRESS; a new or added peer address
+// outside Peer.Addresses, or transport selectors no longer within the
+// configured LocalTS/RemoteTS -> DOES_NOT_FIT_SPD. A valid set is applied
+// whole (a CHECK set is only answered); sets apply in order and a failed
+// one leaves the others. The answer carries each failed set's error with
+// its ID (and the offending IP parameter), CLOSING_SA for SAs whose last
+// address went, the COOKIE2 echo, and NAT detection when the IKE SA moved.
+//
+// What a set does to each selected SA, on the side each IP parameter names
+// (the sender's, or with H the receiver's): UPDATE replaces OLD_IP (the
+// address in use or an added one) by NEW_IP; ADD appends an alternative
+// (with its Multihoming Information); REMOVE drops one, and removing the
+// address in use moves the SA to the best remaining one (the request's
+// source for the IKE SA's peer when it is one, else the highest
+// preference, the earliest added on ties); removing the last one closes
+// the SA (a closing IKE SA takes its children), after the answer, without
+// a Delete exchange. ADDITIONAL_IP_ADDRESS records the peer's later
+// addresses (SAInfo.PeerAddresses). A transport-mode child SA's
+// single-host selectors follow: OLD_IP's become NEW_IP's, an added address
+// gets copies of the address in use's, a removed one loses its own, and
+// its ESP policies are replaced to match (deleted and added where the key
+// changes, updated in place where it stays). Each child SA has its own
+// outer addresses (ChildInfo.Local, Remote, PeerAddresses), which
+// esp.Kernel.UpdateSA gives its ESP SAs. The IKE SA moves to the request's
+// source at once; a child SA moves at once when its new peer address is
+// the request's source, else after a return routability check to it (RFC
+// 4555 section 3.7).
+//
+// Either side may send sets: Exchange sends any sets in one INFORMATIONAL
+// (NAT detection and COOKIE2 first) and returns one mobikex.Result per
+// set; UpdateAddress (one UPDATE in a default set; with version 1 it is
+// Move, which cannot move a transport-mode child SA's selectors and
+// refuses with ErrNoMOBIKEX), AddAddress and RemoveAddress (ErrClosing
+// when the peer closed the SAs) are its usual cases. A request that moves
+// this side's address of the IKE SA leaves from the new address (a socket
+// there must exist). The requester applies each set the peer accepted to
+// its own SAs in the same way, and closes what CLOSING_SA names.
+// Multihoming Information's Start, Lifetime, Class and Reachability are
+// kept but not acted on: only the preference orders the alternatives.
 //
 // # Logging and decryption
 //
