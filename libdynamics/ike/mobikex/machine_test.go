@@ -436,6 +436,8 @@ func TestPayloadsInvalid(t *testing.T) {
 		{"implicit with a selection", Set{Implicit: true, Mode: ModeTunnel, Actions: []Action{updateAction}}},
 		{"implicit with two actions", Set{Implicit: true, Actions: []Action{updateAction, updateAction}}},
 		{"implicit without action", Set{Implicit: true}},
+		{"action too long for a Notify payload", Set{ID: 1, Actions: []Action{{Kind: ActionAdd, IPs: manyIPs(2800)}}}},
+		{"SELECTOR too long for a Notify payload", Set{ID: 1, SPIs: manySPIs(7000)}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ps, err := c.s.Payloads()
@@ -519,5 +521,36 @@ func TestReadClosing(t *testing.T) {
 		if _, _, err := ReadClosing(n); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%v: %v, want ErrMalformed", n, err)
 		}
+	}
+}
+
+func manyIPs(n int) []IP {
+	ips := make([]IP, n)
+	for i := range ips {
+		ips[i] = IP{Addr: v6a, Info: &Info{}}
+	}
+	return ips
+}
+
+func manySPIs(n int) []SPI {
+	spis := make([]SPI, n)
+	for i := range spis {
+		spis[i] = ChildSPI(uint32(i))
+	}
+	return spis
+}
+
+// TestPayloadsLongest: the largest action that fits a Notify payload is
+// accepted and goes through the IKEv2 codec.
+func TestPayloadsLongest(t *testing.T) {
+	ps, err := Set{ID: 1, Actions: []Action{{Kind: ActionAdd, IPs: manyIPs(1927)}}}.Payloads() // 1927*34 = 65518
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ikev2.MarshalPayloads(ps); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (Set{ID: 1, Actions: []Action{{Kind: ActionAdd, IPs: manyIPs(1928)}}}).Payloads(); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("one more address: %v", err)
 	}
 }

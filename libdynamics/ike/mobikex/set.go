@@ -13,6 +13,11 @@ const selectorFlagsLen = 4
 // flagCheck is the SELECTOR's CHECK flag: validate only.
 const flagCheck = 0x80
 
+// maxNotifyData is the most data a Notify payload without SPI can carry:
+// the payload's 16-bit length less its generic header and the Protocol
+// ID, SPI Size and Notify Message Type.
+const maxNotifyData = ikev2.MaxPayloadLen - ikev2.PayloadHeaderLen - 4
+
 // ActionKind is what an action does to the selected SAs' addresses.
 type ActionKind uint8
 
@@ -258,12 +263,15 @@ func (s Set) check() error {
 		if _, err := a.check(); err != nil {
 			return fmt.Errorf("set %d: %w", s.ID, err)
 		}
+		if n := len(a.notify().Data); n > maxNotifyData {
+			return fmt.Errorf("set %d: %s data of %d octets: %w", s.ID, a.Kind, n, ErrInvalid)
+		}
 	}
 	if s.Implicit && (!s.Default() || s.Check || s.ID != 0 || len(s.Actions) != 1) {
 		return fmt.Errorf("set %d: an implicit set has ID 0, the default selection, no CHECK and one action: %w",
 			s.ID, ErrInvalid)
 	}
-	if n := len(MarshalParams(s.params())); n+selectorFlagsLen > ikev2.MaxPayloadLen-ikev2.PayloadHeaderLen-4 {
+	if n := len(MarshalParams(s.params())); n+selectorFlagsLen > maxNotifyData {
 		return fmt.Errorf("set %d: SELECTOR data of %d octets: %w", s.ID, n, ErrInvalid)
 	}
 	return nil
