@@ -888,3 +888,51 @@ func TestMOBIKEXAdditional(t *testing.T) {
 		t.Errorf("responder's record of the peer's addresses %v", got)
 	}
 }
+
+// TestMOBIKEXRekeyKeeps: an IKE rekey keeps the version and the added
+// addresses; a child rekey keeps the child's addresses, and the moved
+// transport selectors.
+func TestMOBIKEXRekeyKeeps(t *testing.T) {
+	mn, ha, _ := mxPair(t, transport)
+	info := up(t, mn)
+	mn.addAddress(mnMoved)
+	mn.addAddress("10.0.0.4")
+	if err := mn.e.UpdateAddress(ctx(t), info.LocalSPI, addr(mnAddr), addr("10.0.0.4")); err != nil {
+		t.Fatal(err)
+	}
+	if err := mn.e.AddAddress(ctx(t), info.LocalSPI, addr(mnMoved), nil); err != nil {
+		t.Fatal(err)
+	}
+	n, err := mn.e.RekeyIKE(ctx(t), info.LocalSPI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := mn.e.RekeyChild(ctx(t), n.LocalSPI, n.Children[0].InSPI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "one IKE SA and one child on the responder", func() bool {
+		s := ha.sas()
+		return len(s) == 1 && len(s[0].Children) == 1 && s[0].Children[0].OutSPI == c.InSPI
+	})
+	b := ha.only()
+	want := []netip.Addr{addr(mnMoved)}
+	if b.MOBIKEVersion != 2 || !slices.Equal(b.Addresses, want) || !slices.Equal(b.Children[0].PeerAddresses, want) {
+		t.Errorf("after the rekeys: version %d, addresses %v, child's %v", b.MOBIKEVersion, b.Addresses, b.Children[0].PeerAddresses)
+	}
+	if got, want := b.Children[0].RemoteTS, append(host("10.0.0.4"), host(mnMoved)...); !slices.Equal(got, want) {
+		t.Errorf("rekeyed child's remote selectors %v, want %v", got, want)
+	}
+	if b.Children[0].Remote != addr("10.0.0.4") || c.Local != addr("10.0.0.4") {
+		t.Errorf("rekeyed child at %s (responder's view), %s (initiator's)", b.Children[0].Remote, c.Local)
+	}
+	checkChildPair(t, mn, ha, c.InSPI)
+	// The addresses still work after the rekeys: removing the one in use
+	// moves everything to the added one.
+	if err := mn.e.RemoveAddress(ctx(t), n.LocalSPI, addr("10.0.0.4")); err != nil {
+		t.Fatal(err)
+	}
+	if b := ha.only(); b.Remote.Addr() != addr(mnMoved) || b.Children[0].Remote != addr(mnMoved) {
+		t.Errorf("after removing the address in use: %s, child %s", b.Remote, b.Children[0].Remote)
+	}
+}
