@@ -86,8 +86,11 @@ type Guard struct {
 	initiated  atomic.Uint64
 	keyLog     *os.File
 
-	mu        sync.Mutex // endpoints
+	mu        sync.Mutex // endpoints and extra
 	endpoints map[netip.Addr]*Endpoint
+	// extra are the addresses AddAddress offered, each with the IKE SAs
+	// (local SPIs) that took it.
+	extra map[netip.Addr]map[ikev2.SPI]bool
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -123,7 +126,7 @@ func Open(opts Options) (*Guard, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Guard{log: log, mode: mode, initiators: pl.initiators, endpoints: make(map[netip.Addr]*Endpoint)}
+	g := &Guard{log: log, mode: mode, initiators: pl.initiators, endpoints: make(map[netip.Addr]*Endpoint), extra: make(map[netip.Addr]map[ikev2.SPI]bool)}
 	ok := false
 	defer func() {
 		if !ok {
@@ -310,10 +313,22 @@ func (g *Guard) ensure(in *initiator) error {
 	}
 	g.initiated.Add(1)
 	info, err := g.eng.Initiate(g.ctx, in.name)
-	if err == nil {
-		g.log.Info("IPsec SAs up", "peer", in.addr, "local", info.Local.Addr())
+	if err != nil {
+		return err
 	}
-	return err
+	g.log.Info("IPsec SAs up", "peer", in.addr, "local", info.Local.Addr())
+	g.mu.Lock()
+	var extra []netip.Addr
+	for a := range g.extra {
+		extra = append(extra, a)
+	}
+	g.mu.Unlock()
+	for _, a := range extra {
+		if err := g.offer(g.ctx, info, a); err != nil {
+			g.log.Warn("IPsec address not offered", "peer", in.addr, "addr", a, "err", err)
+		}
+	}
+	return nil
 }
 
 // endpoint returns the sockets on addr, opening them and giving them to
@@ -381,17 +396,12 @@ func (g *Guard) established(ctx context.Context) ([]ike.SAInfo, error) {
 	return out, nil
 }
 
-// addressUpdater is the engine's MOBIKE-X address update.
-// TODO(mobikex): call g.eng.UpdateAddress directly once package ike has it.
-type addressUpdater interface {
-	UpdateAddress(ctx context.Context, spi ikev2.SPI, old, new netip.Addr) error
-}
-
 // MoveTo implements Mover: it opens the sockets on new, moves every IKE
 // SA on old (and its child SAs, whose transport selectors and policies
-// change from old to new) with MOBIKE-X UPDATE_SA_ADDRESSES, or RFC 4555
-// MOBIKE with a peer that speaks only that, and closes the sockets on old
-// once no SA uses them.
+// change from old to new) with MOBIKE-X UPDATE_SA_ADDRESSES (ike
+// UpdateAddress), and closes the sockets on old once no SA uses them. A
+// peer that speaks only RFC 4555 MOBIKE cannot move transport-mode SAs:
+// the error wraps ike.ErrNoMOBIKEX, and the SA stays where it was.
 func (g *Guard) MoveTo(ctx context.Context, old, new netip.Addr) error {
 	old, new = old.Unmap(), new.Unmap()
 	if old == new {
@@ -409,13 +419,7 @@ func (g *Guard) MoveTo(ctx context.Context, old, new netip.Addr) error {
 		if sa.Local.Addr() != old {
 			continue
 		}
-		var err error
-		if u, ok := any(g.eng).(addressUpdater); ok {
-			err = u.UpdateAddress(ctx, sa.LocalSPI, old, new)
-		} else {
-			err = g.eng.Move(ctx, sa.LocalSPI, new)
-		}
-		if err != nil {
+		if err := g.eng.UpdateAddress(ctx, sa.LocalSPI, old, new); err != nil {
 			errs = append(errs, fmt.Errorf("secure: moving the SAs with %s to %s: %w", sa.Remote.Addr(), new, err))
 			continue
 		}
@@ -430,31 +434,87 @@ func (g *Guard) MoveTo(ctx context.Context, old, new netip.Addr) error {
 	return errors.Join(errs...)
 }
 
-// addressAdder is the engine's MOBIKE-X ADD_SA_ADDRESS and
-// REMOVE_SA_ADDRESS.
-// TODO(mobikex): call g.eng.AddAddress and RemoveAddress directly once
-// package ike has them.
-type addressAdder interface {
-	RemoveAddress(ctx context.Context, spi ikev2.SPI, addr netip.Addr) error
-}
-
-// ErrUnsupported is returned by AddAddress and RemoveAddress while the
-// engine cannot offer addresses.
-var ErrUnsupported = errors.New("secure: the IKE engine does not offer MOBIKE-X addresses")
-
 // AddAddress implements Mover: it opens the sockets on addr and offers it
-// to every established IKE SA's peer (ADD_SA_ADDRESS), so the SAs move
-// there when their address goes.
+// to every established IKE SA's peer (MOBIKE-X ADD_SA_ADDRESS), so that
+// the SAs move there when their address goes. SAs brought up later with
+// the Initiate peers are offered it too, until RemoveAddress.
 func (g *Guard) AddAddress(ctx context.Context, addr netip.Addr) error {
-	return ErrUnsupported
+	addr = addr.Unmap()
+	if _, err := g.endpoint(ctx, addr); err != nil {
+		return err
+	}
+	g.mu.Lock()
+	if g.extra[addr] == nil {
+		g.extra[addr] = make(map[ikev2.SPI]bool)
+	}
+	g.mu.Unlock()
+	sas, err := g.established(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, sa := range sas {
+		if err := g.offer(ctx, sa, addr); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
-// RemoveAddress implements Mover: it withdraws addr from every
-// established IKE SA (REMOVE_SA_ADDRESS; an SA using it moves to another
-// of its addresses first) and closes the sockets on addr once no SA uses
-// them.
+// offer adds addr to one IKE SA, once.
+func (g *Guard) offer(ctx context.Context, sa ike.SAInfo, addr netip.Addr) error {
+	g.mu.Lock()
+	spis, ok := g.extra[addr]
+	done := !ok || spis[sa.LocalSPI] || sa.Local.Addr() == addr
+	g.mu.Unlock()
+	if done {
+		return nil
+	}
+	if err := g.eng.AddAddress(ctx, sa.LocalSPI, addr, nil); err != nil {
+		return fmt.Errorf("secure: offering %s to the SAs with %s: %w", addr, sa.Remote.Addr(), err)
+	}
+	g.mu.Lock()
+	if spis := g.extra[addr]; spis != nil {
+		spis[sa.LocalSPI] = true
+	}
+	g.mu.Unlock()
+	g.log.Info("IPsec address offered", "peer", sa.Remote.Addr(), "addr", addr)
+	return nil
+}
+
+// RemoveAddress implements Mover: it withdraws addr from every IKE SA
+// that runs on it or was offered it (MOBIKE-X REMOVE_SA_ADDRESS; an SA
+// that runs on it moves to another of its addresses first, and one left
+// without any is closed: ike.ErrClosing) and closes the sockets on addr
+// once no SA uses them.
 func (g *Guard) RemoveAddress(ctx context.Context, addr netip.Addr) error {
-	return ErrUnsupported
+	addr = addr.Unmap()
+	g.mu.Lock()
+	spis := g.extra[addr]
+	delete(g.extra, addr)
+	g.mu.Unlock()
+	sas, err := g.established(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, sa := range sas {
+		if sa.Local.Addr() != addr && !spis[sa.LocalSPI] {
+			continue
+		}
+		if err := g.eng.RemoveAddress(ctx, sa.LocalSPI, addr); err != nil {
+			errs = append(errs, fmt.Errorf("secure: withdrawing %s from the SAs with %s: %w", addr, sa.Remote.Addr(), err))
+			continue
+		}
+		g.log.Info("IPsec address withdrawn", "peer", sa.Remote.Addr(), "addr", addr)
+	}
+	if err := g.drop(ctx, addr); err != nil {
+		errs = append(errs, err)
+	}
+	for _, in := range g.initiators {
+		in.poke()
+	}
+	return errors.Join(errs...)
 }
 
 // SAs lists the IKE SAs and their child SAs.

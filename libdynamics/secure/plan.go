@@ -58,6 +58,9 @@ type plan struct {
 //   - any other entry (this side responds): local (opts.Local, UDP, port
 //     434), remote (the entry's prefix, or anywhere for an entry inside
 //     opts.Mobiles, UDP, any port).
+//
+// Peer.Addresses, where MOBIKE-X lets the peer move its SAs, is the
+// entry's prefix, and anywhere for an entry inside opts.Mobiles.
 func makePlan(opts Options, mode string) (plan, error) {
 	var pl plan
 	ic, err := opts.Config.credentials()
@@ -71,7 +74,7 @@ func makePlan(opts Options, mode string) (plan, error) {
 		ic.LocalID = opts.Local.String()
 	}
 	ic.MOBIKE = true
-	// TODO(mobikex): ic.MOBIKEX = opts.Config.IPsecMOBIKEX once ike.Config has the field.
+	ic.MOBIKEX = opts.Config.IPsecMOBIKEX
 	ic.ForceEncap = mode == ESPUserspace
 	ic.Liveness = liveness
 
@@ -108,19 +111,23 @@ func makePlan(opts Options, mode string) (plan, error) {
 		if a, ok := initFor[prefix]; ok {
 			p.Address = netip.AddrPortFrom(a, 500)
 			p.RemoteTS = []ike.Selector{hostSelector(a, SignallingPort)}
+			p.Addresses = []netip.Prefix{prefix}
 			pl.initiators = append(pl.initiators, &initiator{addr: a, name: p.Name, nudge: make(chan struct{}, 1)})
 		} else {
 			p.LocalTS = []ike.Selector{local}
+			// A mobile's SAs may move anywhere; another peer's stay in
+			// its entry's prefix (MOBIKE-X refuses a move outside with
+			// DOES_NOT_FIT_SPD).
 			remote := prefix
 			if isMobiles(opts.Mobiles, prefix) {
 				remote = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
+			} else {
+				p.Addresses = []netip.Prefix{prefix}
 			}
 			s := ike.PrefixSelector(remote)
 			s.Protocol = protoUDP
 			p.RemoteTS = []ike.Selector{s}
 		}
-		// TODO(mobikex): p.Addresses = nil for a Mobiles entry, else
-		// []netip.Prefix{prefix}, once ike.Peer has the field.
 		ic.Peers = append(ic.Peers, p)
 		pl.entries = append(pl.entries, prefix)
 	}
