@@ -1061,6 +1061,10 @@ func (e *Engine) UpdateAddress(ctx context.Context, spi ikev2.SPI, old, new neti
 			saErr = err
 			return
 		}
+		if e.sockFor(new, sa.natt) == nil {
+			saErr = fmt.Errorf("%w: %s (NAT-T %v)", ErrNoSocket, new, sa.natt)
+			return
+		}
 		version, local = sa.version, sa.sock.local.Addr()
 		for _, c := range sa.children {
 			transport = transport || c.mode == ModeTransport
@@ -1092,6 +1096,22 @@ func (e *Engine) UpdateAddress(ctx context.Context, spi ikev2.SPI, old, new neti
 // go there when their address in use is removed, the highest preference
 // first (info may be nil).
 func (e *Engine) AddAddress(ctx context.Context, spi ikev2.SPI, addr netip.Addr, info *mobikex.Info) error {
+	var saErr error
+	err := e.Do(ctx, func(*State) {
+		sa, err := e.established(spi)
+		switch {
+		case err != nil:
+			saErr = err
+		case e.sockFor(addr, sa.natt) == nil:
+			saErr = fmt.Errorf("%w: %s (NAT-T %v)", ErrNoSocket, addr, sa.natt)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if saErr != nil {
+		return saErr
+	}
 	return e.one(ctx, spi, mobikex.Action{Kind: mobikex.ActionAdd, IPs: []mobikex.IP{{Addr: addr, Info: info}}})
 }
 

@@ -328,6 +328,8 @@ func TestMOBIKEXDowngrade(t *testing.T) {
 		t.Fatalf("versions after the downgrade to none: %d, %d", a.MOBIKEVersion, b.MOBIKEVersion)
 	}
 	errIs(t, mn.e.UpdateAddress(ctx(t), info.LocalSPI, addr(mnAddr), addr(mnMoved)), ErrNoMOBIKE, "UpdateAddress without mobility")
+	errIs(t, mn.e.UpdateAddress(ctx(t), info.LocalSPI, addr(mnAddr), addr("10.0.0.8")), ErrNoSocket, "UpdateAddress to an address without a socket")
+	errIs(t, mn.e.AddAddress(ctx(t), info.LocalSPI, addr("10.0.0.8"), nil), ErrNoSocket, "AddAddress of an address without a socket")
 	errIs(t, mn.e.Move(ctx(t), info.LocalSPI, addr(mnMoved)), ErrNoMOBIKE, "Move without mobility")
 }
 
