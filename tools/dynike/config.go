@@ -1,18 +1,14 @@
 package main
 
 import (
-	"crypto"
-	"crypto/x509"
-	"encoding/pem"
-	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/dynamics-go/dynamics/libdynamics/config"
 	"github.com/dynamics-go/dynamics/libdynamics/ike"
+	"github.com/dynamics-go/dynamics/libdynamics/secure"
 )
 
 // fileConfig is dynike's configuration file, in the Dynamics format.
@@ -93,25 +89,19 @@ func loadConfig(path string) (*toolConfig, error) {
 		if fc.Certificate == "" || fc.PrivateKey == "" {
 			return nil, f.Errorf("Certificate", "a certificate needs its PrivateKey and the other way round")
 		}
-		chain, err := readCertificates(fc.Certificate)
+		chain, err := secure.ReadCertificates(fc.Certificate)
 		if err != nil {
 			return nil, f.Errorf("Certificate", "%v", err)
 		}
-		key, err := readKey(fc.PrivateKey)
+		key, err := secure.ReadKey(fc.PrivateKey)
 		if err != nil {
 			return nil, f.Errorf("PrivateKey", "%v", err)
 		}
 		c.Certificate, c.PrivateKey = chain, key
 	}
 	if fc.CACertificate != "" {
-		cas, err := readCertificates(fc.CACertificate)
-		if err != nil {
+		if c.Roots, err = secure.ReadCertPool(fc.CACertificate); err != nil {
 			return nil, f.Errorf("CACertificate", "%v", err)
-		}
-		c.Roots = x509.NewCertPool()
-		for _, der := range cas {
-			cert, _ := x509.ParseCertificate(der)
-			c.Roots.AddCert(cert)
 		}
 	}
 	if len(c.PSK) == 0 && c.PrivateKey == nil {
@@ -175,62 +165,4 @@ func parseSelectors(s string) ([]ike.Selector, error) {
 		out = append(out, ike.PrefixSelector(p))
 	}
 	return out, nil
-}
-
-// readCertificates reads the PEM certificates of a file, in order.
-func readCertificates(path string) ([][]byte, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var out [][]byte
-	for {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			break
-		}
-		if blk.Type != "CERTIFICATE" {
-			continue
-		}
-		if _, err := x509.ParseCertificate(blk.Bytes); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		out = append(out, blk.Bytes)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no PEM certificate", path)
-	}
-	return out, nil
-}
-
-// readKey reads a PEM private key (PKCS #8, PKCS #1 or SEC 1).
-func readKey(path string) (crypto.Signer, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		return nil, fmt.Errorf("%s: no PEM block", path)
-	}
-	var k any
-	switch blk.Type {
-	case "PRIVATE KEY":
-		k, err = x509.ParsePKCS8PrivateKey(blk.Bytes)
-	case "RSA PRIVATE KEY":
-		k, err = x509.ParsePKCS1PrivateKey(blk.Bytes)
-	case "EC PRIVATE KEY":
-		k, err = x509.ParseECPrivateKey(blk.Bytes)
-	default:
-		return nil, fmt.Errorf("%s: PEM block %q is not a private key", path, blk.Type)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	s, ok := k.(crypto.Signer)
-	if !ok {
-		return nil, errors.New(path + ": the key cannot sign")
-	}
-	return s, nil
 }
