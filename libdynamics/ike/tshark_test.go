@@ -49,6 +49,7 @@ func TestTshark(t *testing.T) {
 				mc.IKEProposals = []Proposal{MustParseProposal(f, false)}
 				hc.IKEProposals = mc.IKEProposals
 				mc.MOBIKE, hc.MOBIKE = true, true
+				mc.MOBIKEX, hc.MOBIKEX = true, true
 			})
 			n.Drop = c.hook
 			info := up(t, mn)
@@ -59,6 +60,14 @@ func TestTshark(t *testing.T) {
 				t.Fatal(err)
 			}
 			if err := mn.e.Liveness(ctx(t), info.LocalSPI); err != nil {
+				t.Fatal(err)
+			}
+			// MOBIKE-X: add a second address, move to it, drop the first.
+			mn.addAddress(mnMoved)
+			if err := mn.e.AddAddress(ctx(t), info.LocalSPI, netip.MustParseAddr(mnMoved), nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := mn.e.RemoveAddress(ctx(t), info.LocalSPI, netip.MustParseAddr(mnAddr)); err != nil {
 				t.Fatal(err)
 			}
 			nsa, err := mn.e.RekeyIKE(ctx(t), info.LocalSPI)
