@@ -260,13 +260,13 @@ func DecodeConfig(f *config.File) (Config, error) {
 	return c, nil
 }
 
-// Upstream returns the agents this one brings up and keeps the IKE SAs
-// with when its signalling is protected (secure.Options.Initiate): its
+// UpstreamAgents returns the agents this one brings up and keeps the IKE
+// SAs with when its signalling is protected (secure.Options.Initiate): its
 // upper agent in a hierarchy; otherwise the home agents among its IPSEC
 // peers (single addresses). At the top of a hierarchy, where the agents
 // below are IPSEC peers too and bring up their own SAs, the home agents
 // are told apart by their SECURITY entries.
-func Upstream(c Config) []netip.Addr {
+func (c Config) UpstreamAgents() []netip.Addr {
 	if c.UpperFAIPAddress.IsValid() {
 		return []netip.Addr{c.UpperFAIPAddress}
 	}

@@ -354,7 +354,7 @@ func TestReloadIPsecNeedsRestart(t *testing.T) {
 // in a hierarchy; the home agents among its IPSEC peers otherwise, which
 // at the top of a hierarchy are those with a SECURITY entry (the agents
 // below bring up their own).
-func TestUpstream(t *testing.T) {
+func TestUpstreamAgents(t *testing.T) {
 	entry := func(s string) secure.PeerEntry {
 		var p secure.PeerPrefix
 		if err := p.UnmarshalText([]byte(s)); err != nil {
@@ -379,8 +379,8 @@ func TestUpstream(t *testing.T) {
 		{"highest", highest, []netip.Addr{haAddr}},
 		{"no IPsec", testConfig(), nil},
 	} {
-		if got := Upstream(tt.cfg); !slices.Equal(got, tt.want) {
-			t.Errorf("%s: Upstream = %v, want %v", tt.name, got, tt.want)
+		if got := tt.cfg.UpstreamAgents(); !slices.Equal(got, tt.want) {
+			t.Errorf("%s: UpstreamAgents = %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }

@@ -101,7 +101,7 @@ func serve(cfg fa.Config, log *slog.Logger, reload func() (fa.Config, error)) (e
 	// answers those of the agents below it.
 	var prot secure.Protector = secure.Off{}
 	if cfg.Config.Enabled() {
-		g, err := secure.Open(secure.Options{Config: cfg.Config, Local: cfg.CareOfAddress, Initiate: fa.Upstream(cfg), Logger: log})
+		g, err := secure.Open(secure.Options{Config: cfg.Config, Local: cfg.CareOfAddress, Initiate: cfg.UpstreamAgents(), Logger: log})
 		if err != nil {
 			return err
 		}
