@@ -288,9 +288,10 @@
 // secure, embedded in Config) dynfad opens a secure.Guard before the agent
 // runs and closes it after: Local is the care-of address (the upstream
 // interface's), and the agent brings up and keeps the IKE SAs with the
-// agents Config.UpstreamAgents names: its upper agent in a hierarchy, else the home
-// agents among its single-address IPSEC peers (at the top of a hierarchy,
-// those with a SECURITY entry: the agents below bring up their own SAs).
+// agents Config.UpstreamAgents names: its upper agent in a hierarchy,
+// else the home agents among its single-address IPSEC peers (at the top
+// of a hierarchy, those with a SECURITY entry: the agents below bring up
+// their own SAs).
 // Without entries Options.Protector is secure.Off.
 //
 // Every registration message is judged in the loop before it is acted on
