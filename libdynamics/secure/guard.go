@@ -43,6 +43,11 @@ type Options struct {
 	// 4500 on it, and it is this side's identity unless IPsecLocalID says
 	// otherwise.
 	Local netip.Addr
+	// Addresses are further addresses of this agent where peers reach
+	// its signalling (a foreign agent's addresses on the links to the
+	// agents below it): IKE binds on them too, and the SAs this side
+	// answers cover them.
+	Addresses []netip.Addr
 	// Initiate are the peers this agent brings SAs up with and keeps up
 	// (the mobile node: its home agent; a foreign agent: its upstream
 	// agent). Each needs an IPSEC line of its own; one no entry covers is
@@ -138,6 +143,19 @@ func Open(opts Options) (*Guard, error) {
 		return nil, fmt.Errorf("secure: %s: %w", opts.Local, err)
 	}
 	g.endpoints[opts.Local] = ep
+	sockets := ep.Sockets()
+	for _, a := range opts.Addresses {
+		a = a.Unmap()
+		if g.endpoints[a] != nil {
+			continue
+		}
+		more, err := OpenEndpoint(a, mode == ESPXFRM, log)
+		if err != nil {
+			return nil, fmt.Errorf("secure: %s: %w", a, err)
+		}
+		g.endpoints[a] = more
+		sockets = append(sockets, more.Sockets()...)
+	}
 	if g.kernel, err = OpenESP(mode, ep, opts.Config.IPsecDevice, log); err != nil {
 		return nil, fmt.Errorf("secure: ESP data path: %w", err)
 	}
@@ -159,7 +177,7 @@ func Open(opts Options) (*Guard, error) {
 		g.keyLog, keyLog = f, f
 	}
 	g.eng, err = ike.New(ike.Options{
-		Config: pl.ike, Sockets: ep.Sockets(), ESP: newWatch(g.kernel, &g.snap, g.policiesChanged),
+		Config: pl.ike, Sockets: sockets, ESP: newWatch(g.kernel, &g.snap, g.policiesChanged),
 		Logger: log, KeyLog: keyLog,
 	})
 	if err != nil {

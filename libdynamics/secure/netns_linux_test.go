@@ -309,3 +309,37 @@ func TestGuardsOverVeth(t *testing.T) {
 		t.Errorf("second close: %v", err)
 	}
 }
+
+// TestGuardResponderAddresses: a responder reachable on a second address
+// (an upper foreign agent on the link to the agents below it) answers
+// IKE there and its SAs cover the signalling to it.
+func TestGuardResponderAddresses(t *testing.T) {
+	netnstest.RequireRoot(t)
+	const second = "10.9.0.5"
+	lowNS, upNS := netnstest.New(t, "gl"), netnstest.New(t, "gu")
+	netnstest.Veth(t, lowNS, "eth0", upNS, "eth0")
+	lowNS.Addr("eth0", nsInitiator+"/24")
+	upNS.Addr("eth0", nsResponder+"/24")
+	upNS.Addr("eth0", second+"/24")
+	lowCfg := guardConfig(t, "IPsecPSK hierarchy\nIPsecESP userspace\nIPsecLocalID low.example.org\nIPSEC_BEGIN\n"+second+" up.example.org\nIPSEC_END\n")
+	upCfg := guardConfig(t, "IPsecPSK hierarchy\nIPsecESP userspace\nIPsecLocalID up.example.org\nIPSEC_BEGIN\n10.9.0.0/24\nIPSEC_END\n")
+	up := openIn(t, upNS, Options{Config: upCfg, Local: addr(nsResponder), Addresses: []netip.Addr{addr(second)}})
+	low := openIn(t, lowNS, Options{Config: lowCfg, Local: addr(nsInitiator), Initiate: []netip.Addr{addr(second)}})
+	if !waitFor(15*time.Second, func() bool { return low.Ready(addr(second)) && up.Ready(addr(nsInitiator)) }) {
+		t.Fatal("SAs not up")
+	}
+	sas, _ := up.SAs(context.Background())
+	if len(sas) != 1 || sas[0].Local.Addr() != addr(second) || len(sas[0].Children) != 1 ||
+		fmt.Sprint(sas[0].Children[0].LocalTS) != "[10.9.0.5/32[17/434-434]]" {
+		t.Fatalf("upper agent's SAs %v", sas)
+	}
+	lowSock, upSock := listen(t, lowNS, nsInitiator), listen(t, upNS, second)
+	r := exchange(t, lowSock, upSock, second, "relayed request")
+	if v := up.Check(r.src, r.ifindex); !v.Required || !v.Protected {
+		t.Errorf("request at the upper agent: from %s on %d: %+v", r.src, r.ifindex, v)
+	}
+	r = exchange(t, upSock, lowSock, nsInitiator, "relayed reply")
+	if v := low.Check(r.src, r.ifindex); !v.Required || !v.Protected {
+		t.Errorf("reply at the lower agent: from %s on %d: %+v", r.src, r.ifindex, v)
+	}
+}

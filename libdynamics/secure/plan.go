@@ -3,6 +3,7 @@ package secure
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/dynamics-go/dynamics/libdynamics/ike"
@@ -55,8 +56,8 @@ type plan struct {
 //     is left to the engine (the IKE address, narrowed to UDP by the
 //     responder) so that an SA brought up again after a move names the
 //     address the host has now.
-//   - any other entry (this side responds): local (opts.Local, UDP, port
-//     434), remote (the entry's prefix, or anywhere for an entry inside
+//   - any other entry (this side responds): local (opts.Local and each
+//     of opts.Addresses, UDP, port 434), remote (the entry's prefix, or anywhere for an entry inside
 //     opts.Mobiles, UDP, any port).
 //
 // Peer.Addresses, where MOBIKE-X lets the peer move its SAs, is the
@@ -101,7 +102,16 @@ func makePlan(opts Options, mode string) (plan, error) {
 		}
 		initFor[e.Peer.Prefix()] = a
 	}
-	local := hostSelector(opts.Local, SignallingPort)
+	local := []ike.Selector{hostSelector(opts.Local, SignallingPort)}
+	for _, a := range opts.Addresses {
+		a = a.Unmap()
+		if !a.Is4() {
+			return pl, fmt.Errorf("%w: signalling address %v is not an IPv4 address", ErrConfig, a)
+		}
+		if s := hostSelector(a, SignallingPort); !slices.Contains(local, s) {
+			local = append(local, s)
+		}
+	}
 	for _, e := range opts.Config.Peers {
 		prefix := e.Peer.Prefix()
 		p := ike.Peer{Name: e.Peer.String(), RemoteID: e.identity(), Mode: ike.ModeTransport}
@@ -114,7 +124,7 @@ func makePlan(opts Options, mode string) (plan, error) {
 			p.Addresses = []netip.Prefix{prefix}
 			pl.initiators = append(pl.initiators, &initiator{addr: a, name: p.Name, nudge: make(chan struct{}, 1)})
 		} else {
-			p.LocalTS = []ike.Selector{local}
+			p.LocalTS = local
 			// A mobile's SAs may move anywhere; another peer's stay in
 			// its entry's prefix (MOBIKE-X refuses a move outside with
 			// DOES_NOT_FIT_SPD).

@@ -2,6 +2,7 @@ package secure
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -83,7 +84,8 @@ func TestPlanHomeAgent(t *testing.T) {
 // upper agent and responds to the agents below it.
 func TestPlanForeignAgent(t *testing.T) {
 	_, c := decode(t, "IPsecPSK s\nIPSEC_BEGIN\n10.0.1.1 gfa@example.org\n10.0.0.0/16 - -\nIPSEC_END\n")
-	pl, err := makePlan(Options{Config: c, Local: addr("10.0.1.2"), Initiate: []netip.Addr{addr("10.0.1.1"), addr("192.0.2.1")}}, ESPUserspace)
+	pl, err := makePlan(Options{Config: c, Local: addr("10.0.1.2"), Addresses: []netip.Addr{addr("10.0.3.1"), addr("10.0.1.2")},
+		Initiate: []netip.Addr{addr("10.0.1.1"), addr("192.0.2.1")}}, ESPUserspace)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +94,7 @@ func TestPlanForeignAgent(t *testing.T) {
 		t.Errorf("upper agent %+v", up)
 	}
 	down := peerByName(t, pl.ike, "10.0.0.0/16")
-	if down.Address.IsValid() || down.LocalTS[0].String() != "10.0.1.2/32[17/434-434]" || down.RemoteTS[0].String() != "10.0.0.0/16[17/0-65535]" {
+	if down.Address.IsValid() || fmt.Sprint(down.LocalTS) != "[10.0.1.2/32[17/434-434] 10.0.3.1/32[17/434-434]]" || down.RemoteTS[0].String() != "10.0.0.0/16[17/0-65535]" {
 		t.Errorf("lower agents %+v", down)
 	}
 	if len(pl.initiators) != 1 || len(pl.uncovered) != 1 || pl.uncovered[0] != addr("192.0.2.1") {
