@@ -27,8 +27,9 @@
 // # Guard
 //
 // Open validates, binds UDP ports 500 and 4500 on the agent's signalling
-// address (Options.Local; port 4500 through an esp.Mux shared by IKE and
-// ESP), opens the ESP data path of IPsecESP (auto: XFRM where
+// address (Options.Local, and Options.Addresses: an upper foreign agent's
+// addresses on the links of the agents below it; port 4500 through an
+// esp.Mux shared by IKE and ESP), opens the ESP data path of IPsecESP (auto: XFRM where
 // esp.ProbeXFRM finds ESP in the kernel, else the userspace path over the
 // TUN device IPsecDevice, with UDP encapsulation forced) and starts an IKE
 // engine with MOBIKE, MOBIKE-X (IPsecMOBIKEX) and liveness checks. Each
@@ -41,7 +42,7 @@
 //     (the peer, UDP, port 434). The local selector is the IKE SA's
 //     address, which the responder narrows to UDP, so SAs brought up again
 //     after a move name the address the host has then;
-//   - the responder: local (own address, UDP, port 434), remote (the
+//   - the responder: local (own addresses, UDP, port 434), remote (the
 //     entry's prefix, UDP, any port), or anywhere for an entry inside
 //     Options.Mobiles (the home agent's mobiles, whose SAs move with
 //     them). MOBIKE-X lets a peer move or add addresses only inside its
