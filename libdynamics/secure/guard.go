@@ -91,6 +91,10 @@ type Guard struct {
 	initiated  atomic.Uint64
 	keyLog     *os.File
 
+	// moving serialises the address operations (MoveTo, AddAddress,
+	// RemoveAddress, and the offers to an SA just brought up).
+	moving sync.Mutex
+
 	mu        sync.Mutex // endpoints and extra
 	endpoints map[netip.Addr]*Endpoint
 	// extra are the addresses AddAddress offered, each with the IKE SAs
@@ -335,6 +339,8 @@ func (g *Guard) ensure(in *initiator) error {
 		return err
 	}
 	g.log.Info("IPsec SAs up", "peer", in.addr, "local", info.Local.Addr())
+	g.moving.Lock()
+	defer g.moving.Unlock()
 	g.mu.Lock()
 	var extra []netip.Addr
 	for a := range g.extra {
@@ -421,6 +427,8 @@ func (g *Guard) established(ctx context.Context) ([]ike.SAInfo, error) {
 // peer that speaks only RFC 4555 MOBIKE cannot move transport-mode SAs:
 // the error wraps ike.ErrNoMOBIKEX, and the SA stays where it was.
 func (g *Guard) MoveTo(ctx context.Context, old, new netip.Addr) error {
+	g.moving.Lock()
+	defer g.moving.Unlock()
 	old, new = old.Unmap(), new.Unmap()
 	if old == new {
 		return nil
@@ -457,6 +465,8 @@ func (g *Guard) MoveTo(ctx context.Context, old, new netip.Addr) error {
 // the SAs move there when their address goes. SAs brought up later with
 // the Initiate peers are offered it too, until RemoveAddress.
 func (g *Guard) AddAddress(ctx context.Context, addr netip.Addr) error {
+	g.moving.Lock()
+	defer g.moving.Unlock()
 	addr = addr.Unmap()
 	if _, err := g.endpoint(ctx, addr); err != nil {
 		return err
@@ -506,6 +516,8 @@ func (g *Guard) offer(ctx context.Context, sa ike.SAInfo, addr netip.Addr) error
 // without any is closed: ike.ErrClosing) and closes the sockets on addr
 // once no SA uses them.
 func (g *Guard) RemoveAddress(ctx context.Context, addr netip.Addr) error {
+	g.moving.Lock()
+	defer g.moving.Unlock()
 	addr = addr.Unmap()
 	g.mu.Lock()
 	spis := g.extra[addr]

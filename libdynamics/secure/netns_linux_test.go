@@ -3,6 +3,7 @@ package secure
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/dynamics-go/dynamics/internal/netnstest"
 	"github.com/dynamics-go/dynamics/libdynamics/config"
+	"github.com/dynamics-go/dynamics/libdynamics/ike"
 )
 
 // Addresses of the two-namespace test: the initiator (a mobile node) and
@@ -341,5 +343,46 @@ func TestGuardResponderAddresses(t *testing.T) {
 	r = exchange(t, upSock, lowSock, nsInitiator, "relayed reply")
 	if v := low.Check(r.src, r.ifindex); !v.Required || !v.Protected {
 		t.Errorf("reply at the lower agent: from %s on %d: %+v", r.src, r.ifindex, v)
+	}
+}
+
+// pair brings up an initiator guard (a mobile node on nsInitiator) and a
+// responder guard (its home agent) over a veth and waits for their SAs;
+// mnExtra is added to the mobile's configuration.
+func pair(t *testing.T, mnExtra string) (mnNS, haNS *netnstest.NS, mn, ha *Guard) {
+	t.Helper()
+	netnstest.RequireRoot(t)
+	mnNS, haNS = netnstest.New(t, "gi"), netnstest.New(t, "gr")
+	netnstest.Veth(t, mnNS, "eth0", haNS, "eth0")
+	mnNS.Addr("eth0", nsInitiator+"/24")
+	haNS.Addr("eth0", nsResponder+"/24")
+	mnCfg := guardConfig(t, mnExtra+"IPsecPSK secret-of-the-test\nIPsecESP userspace\nIPSEC_BEGIN\n"+nsResponder+"\nIPSEC_END\n")
+	haCfg := guardConfig(t, "IPsecPSK secret-of-the-test\nIPsecESP userspace\nIPSEC_BEGIN\n"+nsInitiator+"\nIPSEC_END\n")
+	ha = openIn(t, haNS, Options{Config: haCfg, Local: addr(nsResponder), Mobiles: netip.MustParsePrefix("10.9.0.0/24")})
+	mn = openIn(t, mnNS, Options{Config: mnCfg, Local: addr(nsInitiator), Initiate: []netip.Addr{addr(nsResponder)}})
+	if !waitFor(15*time.Second, func() bool { return mn.Ready(addr(nsResponder)) && ha.Ready(addr(nsInitiator)) }) {
+		t.Fatal("SAs not up")
+	}
+	return mnNS, haNS, mn, ha
+}
+
+// TestGuardMoveWithoutMOBIKEX: a mobile that speaks only RFC 4555 MOBIKE
+// cannot move its transport-mode SAs: MoveTo says so and the SA stays on
+// the old address, whose sockets stay open.
+func TestGuardMoveWithoutMOBIKEX(t *testing.T) {
+	mnNS, _, mn, _ := pair(t, "IPsecMOBIKEX no\n")
+	mnNS.Addr("eth0", nsMoved+"/24")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := mnNS.Do(func() error { return mn.MoveTo(ctx, addr(nsInitiator), addr(nsMoved)) })
+	if !errors.Is(err, ike.ErrNoMOBIKEX) {
+		t.Fatalf("move with MOBIKE only: %v, want ike.ErrNoMOBIKEX", err)
+	}
+	sas, _ := mn.SAs(ctx)
+	if len(sas) != 1 || sas[0].Local.Addr() != addr(nsInitiator) || sas[0].MOBIKEVersion != 1 {
+		t.Fatalf("SAs after the refused move: %v", sas)
+	}
+	if !mn.Ready(addr(nsResponder)) {
+		t.Error("the SA on the old address is no longer used")
 	}
 }

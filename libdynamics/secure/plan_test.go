@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dynamics-go/dynamics/libdynamics/esp"
 	"github.com/dynamics-go/dynamics/libdynamics/ike"
 )
 
@@ -123,5 +124,21 @@ func TestPlanErrors(t *testing.T) {
 	_, badESP := decode(t, "IPsecESP kernel\nIPsecPSK s\nIPSEC_BEGIN\n10.1.0.1\nIPSEC_END\n")
 	if _, err := Open(Options{Config: badESP, Local: addr("10.0.1.2")}); !errors.As(err, &ce) || ce.Label != "IPsecESP" {
 		t.Errorf("Open with a bad IPsecESP: %v", err)
+	}
+}
+
+// TestResolveESP: auto follows what the kernel has; others stay or fail.
+func TestResolveESP(t *testing.T) {
+	want := ESPUserspace
+	if esp.ProbeXFRM() == nil {
+		want = ESPXFRM
+	}
+	for in, out := range map[string]string{ESPAuto: want, ESPXFRM: ESPXFRM, ESPUserspace: ESPUserspace} {
+		if got, err := ResolveESP(in); got != out || err != nil {
+			t.Errorf("ResolveESP(%q) = %q, %v; want %q", in, got, err, out)
+		}
+	}
+	if _, err := ResolveESP("none"); !errors.Is(err, ErrConfig) {
+		t.Errorf("ResolveESP(none): %v", err)
 	}
 }
