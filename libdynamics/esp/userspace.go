@@ -160,6 +160,9 @@ type Userspace struct {
 	outbound map[SAKey]*outboundSA
 	policies map[PolicyKey]Policy
 	routes   map[netip.Prefix]*routeRef
+	// ruleRefs counts the outbound policies steered by each rule: two
+	// policies whose selectors differ only in the source share one.
+	ruleRefs map[rule]int
 	muxes    []muxEntry
 	bypass   []rule
 	// autoBypass: BypassPorts was nil, so each Mux's port is bypassed.
@@ -250,6 +253,7 @@ func newUserspace(opts UserspaceOptions, name string, mtu int, dev device, rt ro
 		outbound: make(map[SAKey]*outboundSA),
 		policies: make(map[PolicyKey]Policy),
 		routes:   make(map[netip.Prefix]*routeRef),
+		ruleRefs: make(map[rule]int),
 		reader:   make(chan struct{}),
 	}
 	ports := opts.BypassPorts
@@ -564,20 +568,29 @@ func (u *Userspace) steer(sel Selector) error {
 		ref = &routeRef{src: src}
 		u.routes[sel.Dst] = ref
 	}
-	if err := u.rt.addRule(u.policyRule(sel)); err != nil {
-		if ref.refs == 0 {
-			_ = u.rt.delRoute(u.table, sel.Dst)
-			delete(u.routes, sel.Dst)
+	r := u.policyRule(sel)
+	if u.ruleRefs[r] == 0 {
+		if err := u.rt.addRule(r); err != nil {
+			if ref.refs == 0 {
+				_ = u.rt.delRoute(u.table, sel.Dst)
+				delete(u.routes, sel.Dst)
+			}
+			return err
 		}
-		return err
 	}
+	u.ruleRefs[r]++
 	ref.refs++
 	return nil
 }
 
 // unsteer undoes steer. Called with mu held.
 func (u *Userspace) unsteer(sel Selector) error {
-	err := u.rt.delRule(u.policyRule(sel))
+	var err error
+	r := u.policyRule(sel)
+	if u.ruleRefs[r]--; u.ruleRefs[r] <= 0 {
+		delete(u.ruleRefs, r)
+		err = u.rt.delRule(r)
+	}
 	if ref := u.routes[sel.Dst]; ref != nil {
 		ref.refs--
 		if ref.refs <= 0 {

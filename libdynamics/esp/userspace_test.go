@@ -525,6 +525,39 @@ func TestUserspaceRoutesShared(t *testing.T) {
 	}
 }
 
+// TestUserspaceRulesShared: two outbound policies that differ only in
+// their source (a host with two addresses) steer with one rule, which
+// stays until the last of them goes; otherwise deleting one would send
+// the other's traffic in clear.
+func TestUserspaceRulesShared(t *testing.T) {
+	n := memnet.New()
+	ca, _ := n.Listen(outerA.String())
+	a := newEndpoint(t, ca)
+	second := netip.MustParsePrefix("192.0.2.99/32")
+	mk := func(src netip.Prefix) Policy {
+		return Policy{Direction: Outbound, Selector: Selector{Src: src, Dst: hostB, Protocol: 17, DstPort: 434}, Mode: ModeTransport, Local: outerA.Addr(), Remote: outerB.Addr(), ReqID: 1}
+	}
+	first, other := mk(hostA), mk(second)
+	for _, p := range []Policy{first, other} {
+		if err := a.u.AddPolicy(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := rule{Priority: DefaultRulePriority, Table: DefaultTable, Dst: hostB, Protocol: 17, DstPort: 434}
+	if err := a.u.DeletePolicy(other.Key()); err != nil {
+		t.Fatal(err)
+	}
+	if _, rules := a.rt.snapshot(); !slices.Contains(rules, want) {
+		t.Fatalf("the rule went with one of the two policies that need it: %v", rules)
+	}
+	if err := a.u.DeletePolicy(first.Key()); err != nil {
+		t.Fatal(err)
+	}
+	if _, rules := a.rt.snapshot(); slices.Contains(rules, want) {
+		t.Errorf("the rule stayed after both policies went: %v", rules)
+	}
+}
+
 func TestPolicyOrder(t *testing.T) {
 	p := func(src, dst string, proto uint8, port uint16) Selector {
 		return Selector{Src: netip.MustParsePrefix(src), Dst: netip.MustParsePrefix(dst), Protocol: proto, DstPort: port}
