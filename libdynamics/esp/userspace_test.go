@@ -90,7 +90,11 @@ func (r *fakeRouter) addRule(ru rule) error {
 	if r.failAdd != nil {
 		return r.failAdd
 	}
-	r.rules = append(r.rules, ru)
+	// The kernel holds one copy of a rule; the netlink router takes
+	// EEXIST as success.
+	if !slices.Contains(r.rules, ru) {
+		r.rules = append(r.rules, ru)
+	}
 	return nil
 }
 
