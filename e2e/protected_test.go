@@ -284,6 +284,18 @@ func (s *protRun) roam(t *testing.T) {
 			t.Fatalf("moved %s -> %s: %v", m.from, m.to, err)
 		}
 		t.Logf("moved %s -> %s: answered again after %.0f ms", m.from, m.to, ms(m.answered.Sub(m.at)))
+		if s.hier && visitorAddr[m.from].IsValid() && visitorAddr[m.to].IsValid() {
+			// Between fa1 and fa2 gfa answers: a local registration.
+			if err := eventually(settleBound, func() error {
+				_, _, local, ok := mobileHandoff(s.daemons[testbed.MN].Output(), m.at)
+				if !ok || !local {
+					return fmt.Errorf("the mobile logged no local registration since the move (found one: %v)", ok)
+				}
+				return nil
+			}); err != nil {
+				t.Errorf("moved %s -> %s under gfa: %v", m.from, m.to, err)
+			}
+		}
 		if !s.ipsec {
 			continue
 		}
