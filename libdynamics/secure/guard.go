@@ -209,14 +209,23 @@ func Open(opts Options) (*Guard, error) {
 	return g, nil
 }
 
-// Close deletes the SAs (best effort, within a short timeout), stops the
-// engine, closes the sockets and the ESP data path (device, rules,
+// Close stops answering new IKE SAs, deletes the established ones (best
+// effort, within a short timeout), stops the engine, closes the sockets and the ESP data path (device, rules,
 // routes, XFRM states and policies). It may be called more than once.
 func (g *Guard) Close() error {
 	g.closeOnce.Do(func() {
 		g.cancel()
 		g.keepers.Wait()
 		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+		// No new IKE SAs while the old ones go: a peer that sees its SA
+		// deleted brings it up again at once, and would find this side
+		// answering until the engine stops. The established SAs run on
+		// port 4500 (MOBIKE floats them there), where the deletes go.
+		g.mu.Lock()
+		for a := range g.endpoints {
+			_ = g.eng.RemoveSocket(ctx, netip.AddrPortFrom(a, esp.IKEPort))
+		}
+		g.mu.Unlock()
 		if sas, err := g.eng.SAs(ctx); err == nil {
 			var wg sync.WaitGroup
 			for _, sa := range sas {

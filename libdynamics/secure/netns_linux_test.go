@@ -386,3 +386,24 @@ func TestGuardMoveWithoutMOBIKEX(t *testing.T) {
 		t.Error("the SA on the old address is no longer used")
 	}
 }
+
+// TestGuardReinitiates: when the home agent goes (its guard deletes the
+// SAs), the mobile's guard brings them up again with the home agent that
+// comes back, on its own.
+func TestGuardReinitiates(t *testing.T) {
+	_, haNS, mn, ha := pair(t, "")
+	if err := ha.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(5*time.Second, func() bool { return !mn.Ready(addr(nsResponder)) }) {
+		t.Fatal("the mobile still sends to a home agent whose SAs are gone")
+	}
+	haCfg := guardConfig(t, "IPsecPSK secret-of-the-test\nIPsecESP userspace\nIPSEC_BEGIN\n"+nsInitiator+"\nIPSEC_END\n")
+	ha = openIn(t, haNS, Options{Config: haCfg, Local: addr(nsResponder), Mobiles: netip.MustParsePrefix("10.9.0.0/24")})
+	if !waitFor(20*time.Second, func() bool { return mn.Ready(addr(nsResponder)) && ha.Ready(addr(nsInitiator)) }) {
+		t.Fatal("the SAs did not come back")
+	}
+	if s := mn.Stats(); s.IKEInitiated != 2 || s.IKESAs != 1 || s.Children != 1 {
+		t.Errorf("mobile's stats: %+v", s)
+	}
+}
