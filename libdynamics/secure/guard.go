@@ -210,8 +210,9 @@ func Open(opts Options) (*Guard, error) {
 }
 
 // Close stops answering new IKE SAs, deletes the established ones (best
-// effort, within a short timeout), stops the engine, closes the sockets and the ESP data path (device, rules,
-// routes, XFRM states and policies). It may be called more than once.
+// effort, within a short timeout), stops the engine, and closes the
+// sockets and the ESP data path (device, rules, routes, or XFRM states
+// and policies). It may be called more than once.
 func (g *Guard) Close() error {
 	g.closeOnce.Do(func() {
 		g.cancel()
