@@ -113,12 +113,17 @@ type protRun struct {
 // and the ping, and waits for the mobile to be answered at home.
 func newProtRun(t *testing.T, bin string, hier, ipsec bool) *protRun {
 	t.Helper()
-	dir := keepDir(t)
-	if ipsec {
-		dir = filepath.Join(dir, "ipsec")
-	} else {
-		dir = filepath.Join(dir, "clear")
+	// Apart under $DYN_E2E_KEEP: flat-ipsec, flat-clear, hier-ipsec, hier-clear.
+	name := "flat-"
+	if hier {
+		name = "hier-"
 	}
+	if ipsec {
+		name += "ipsec"
+	} else {
+		name += "clear"
+	}
+	dir := filepath.Join(keepDir(t), name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
