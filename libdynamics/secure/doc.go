@@ -84,7 +84,11 @@
 // NEW_IP: the IKE SA, its child SAs and their transport selectors and
 // policies move on both sides) and closes the old address's sockets once
 // no SA uses them. A peer that speaks only RFC 4555 MOBIKE cannot move
-// transport-mode SAs: MoveTo fails with ike.ErrNoMOBIKEX and the SA stays.
+// transport-mode SAs: MoveTo then deletes the SA and brings up a new one
+// from the new address before it returns (one more IKE_SA_INIT; the
+// keeper waits meanwhile, so it does not bring one up from the old
+// address); an SA the peer brought up stays, with an error wrapping
+// ike.ErrNoMOBIKEX.
 // AddAddress offers a second interface's address to every SA
 // (ADD_SA_ADDRESS; SAs brought up later are offered it too) and
 // RemoveAddress withdraws it (REMOVE_SA_ADDRESS: SAs on it move to

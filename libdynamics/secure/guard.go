@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -302,14 +303,19 @@ func (g *Guard) keep(in *initiator) {
 	backoff := MinRetry
 	for {
 		wait := recheck
-		if err := g.ensure(in); err != nil {
+		info, fresh, err := g.ensure(g.ctx, in)
+		switch {
+		case err != nil:
 			if g.ctx.Err() != nil {
 				return
 			}
 			g.log.Warn("IPsec SAs not up, retrying", "peer", in.addr, "retry", backoff, "err", err)
 			wait = backoff
 			backoff = min(2*backoff, MaxRetry)
-		} else {
+		case fresh:
+			backoff = MinRetry
+			g.offerAll(info)
+		default:
 			backoff = MinRetry
 		}
 		t := time.NewTimer(wait)
@@ -325,11 +331,19 @@ func (g *Guard) keep(in *initiator) {
 }
 
 // ensure makes sure an established IKE SA with the peer has a child SA:
-// nothing to do, a new child on the IKE SA, or a new IKE SA.
-func (g *Guard) ensure(in *initiator) error {
-	sas, err := g.eng.SAs(g.ctx)
+// nothing to do, a new child on the IKE SA, or a new IKE SA (fresh, with
+// its description). One at a time per peer.
+func (g *Guard) ensure(ctx context.Context, in *initiator) (info ike.SAInfo, fresh bool, err error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return g.ensureLocked(ctx, in)
+}
+
+// ensureLocked is ensure with in.mu held.
+func (g *Guard) ensureLocked(ctx context.Context, in *initiator) (info ike.SAInfo, fresh bool, err error) {
+	sas, err := g.eng.SAs(ctx)
 	if err != nil {
-		return err
+		return info, false, err
 	}
 	for _, sa := range sas {
 		if sa.Peer != in.name || sa.State != ike.StateEstablished {
@@ -337,18 +351,23 @@ func (g *Guard) ensure(in *initiator) error {
 		}
 		for _, c := range sa.Children {
 			if c.State == ike.ChildInstalled {
-				return nil
+				return sa, false, nil
 			}
 		}
-		_, err := g.eng.CreateChild(g.ctx, sa.LocalSPI)
-		return err
+		_, err := g.eng.CreateChild(ctx, sa.LocalSPI)
+		return sa, false, err
 	}
 	g.initiated.Add(1)
-	info, err := g.eng.Initiate(g.ctx, in.name)
-	if err != nil {
-		return err
+	if info, err = g.eng.Initiate(ctx, in.name); err != nil {
+		return info, false, err
 	}
 	g.log.Info("IPsec SAs up", "peer", in.addr, "local", info.Local.Addr())
+	return info, true, nil
+}
+
+// offerAll offers the addresses AddAddress offered to an IKE SA just
+// brought up.
+func (g *Guard) offerAll(info ike.SAInfo) {
 	g.moving.Lock()
 	defer g.moving.Unlock()
 	g.mu.Lock()
@@ -359,10 +378,9 @@ func (g *Guard) ensure(in *initiator) error {
 	g.mu.Unlock()
 	for _, a := range extra {
 		if err := g.offer(g.ctx, info, a); err != nil {
-			g.log.Warn("IPsec address not offered", "peer", in.addr, "addr", a, "err", err)
+			g.log.Warn("IPsec address not offered", "peer", info.Remote.Addr(), "addr", a, "err", err)
 		}
 	}
-	return nil
 }
 
 // endpoint returns the sockets on addr, opening them and giving them to
@@ -435,7 +453,9 @@ func (g *Guard) established(ctx context.Context) ([]ike.SAInfo, error) {
 // change from old to new) with MOBIKE-X UPDATE_SA_ADDRESSES (ike
 // UpdateAddress), and closes the sockets on old once no SA uses them. A
 // peer that speaks only RFC 4555 MOBIKE cannot move transport-mode SAs:
-// the error wraps ike.ErrNoMOBIKEX, and the SA stays where it was.
+// with a peer this side brings SAs up with, MoveTo deletes the SA and
+// brings up a new one from new (one more IKE_SA_INIT); with others the
+// error wraps ike.ErrNoMOBIKEX and the SA stays where it was.
 func (g *Guard) MoveTo(ctx context.Context, old, new netip.Addr) error {
 	g.moving.Lock()
 	defer g.moving.Unlock()
@@ -451,11 +471,28 @@ func (g *Guard) MoveTo(ctx context.Context, old, new netip.Addr) error {
 		return err
 	}
 	var errs []error
+	var renew []*initiator
 	for _, sa := range sas {
 		if sa.Local.Addr() != old {
 			continue
 		}
-		if err := g.eng.UpdateAddress(ctx, sa.LocalSPI, old, new); err != nil {
+		err := g.eng.UpdateAddress(ctx, sa.LocalSPI, old, new)
+		in := g.initiatorOf(sa)
+		if in != nil && (errors.Is(err, ike.ErrNoMOBIKEX) || errors.Is(err, ike.ErrNoMOBIKE)) {
+			// The peer cannot move transport-mode SAs: a new IKE SA
+			// from new replaces the one on old.
+			// The keeper waits (in.mu) until the new SA is up, so it
+			// does not bring one up from old meanwhile.
+			g.log.Info("IPsec SAs cannot move, replacing them", "peer", sa.Remote.Addr(), "from", old, "to", new, "err", err)
+			if !slices.Contains(renew, in) {
+				in.mu.Lock()
+				defer in.mu.Unlock()
+				renew = append(renew, in)
+			}
+			_ = g.eng.Delete(ctx, sa.LocalSPI)
+			continue
+		}
+		if err != nil {
 			errs = append(errs, fmt.Errorf("secure: moving the SAs with %s to %s: %w", sa.Remote.Addr(), new, err))
 			continue
 		}
@@ -464,10 +501,29 @@ func (g *Guard) MoveTo(ctx context.Context, old, new netip.Addr) error {
 	if err := g.drop(ctx, old); err != nil {
 		errs = append(errs, err)
 	}
+	for _, in := range renew {
+		if _, _, err := g.ensureLocked(ctx, in); err != nil {
+			errs = append(errs, fmt.Errorf("secure: new SAs with %s from %s: %w", in.addr, new, err))
+		}
+	}
 	for _, in := range g.initiators {
 		in.poke()
 	}
 	return errors.Join(errs...)
+}
+
+// initiatorOf returns the keeper of the peer of an IKE SA this side
+// brought up, nil for one a peer brought up.
+func (g *Guard) initiatorOf(sa ike.SAInfo) *initiator {
+	if !sa.Initiator {
+		return nil
+	}
+	for _, in := range g.initiators {
+		if in.name == sa.Peer {
+			return in
+		}
+	}
+	return nil
 }
 
 // AddAddress implements Mover: it opens the sockets on addr and offers it

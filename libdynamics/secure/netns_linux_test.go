@@ -3,7 +3,6 @@ package secure
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/dynamics-go/dynamics/internal/netnstest"
 	"github.com/dynamics-go/dynamics/libdynamics/config"
-	"github.com/dynamics-go/dynamics/libdynamics/ike"
 )
 
 // Addresses of the two-namespace test: the initiator (a mobile node) and
@@ -367,23 +365,34 @@ func pair(t *testing.T, mnExtra string) (mnNS, haNS *netnstest.NS, mn, ha *Guard
 }
 
 // TestGuardMoveWithoutMOBIKEX: a mobile that speaks only RFC 4555 MOBIKE
-// cannot move its transport-mode SAs: MoveTo says so and the SA stays on
-// the old address, whose sockets stay open.
+// cannot move its transport-mode SAs: MoveTo replaces them with new ones
+// from the new address (one more IKE_SA_INIT), and the signalling goes on
+// from there inside ESP.
 func TestGuardMoveWithoutMOBIKEX(t *testing.T) {
-	mnNS, _, mn, _ := pair(t, "IPsecMOBIKEX no\n")
+	mnNS, haNS, mn, ha := pair(t, "IPsecMOBIKEX no\n")
+	if sas, _ := mn.SAs(context.Background()); len(sas) != 1 || sas[0].MOBIKEVersion != 1 {
+		t.Fatalf("SAs %v, want MOBIKE (version 1)", sas)
+	}
 	mnNS.Addr("eth0", nsMoved+"/24")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	err := mnNS.Do(func() error { return mn.MoveTo(ctx, addr(nsInitiator), addr(nsMoved)) })
-	if !errors.Is(err, ike.ErrNoMOBIKEX) {
-		t.Fatalf("move with MOBIKE only: %v, want ike.ErrNoMOBIKEX", err)
+	if err := mnNS.Do(func() error { return mn.MoveTo(ctx, addr(nsInitiator), addr(nsMoved)) }); err != nil {
+		t.Fatalf("move with MOBIKE only: %v", err)
 	}
 	sas, _ := mn.SAs(ctx)
-	if len(sas) != 1 || sas[0].Local.Addr() != addr(nsInitiator) || sas[0].MOBIKEVersion != 1 {
-		t.Fatalf("SAs after the refused move: %v", sas)
+	if len(sas) != 1 || sas[0].Local.Addr() != addr(nsMoved) {
+		t.Fatalf("SAs after the move: %v", sas)
 	}
-	if !mn.Ready(addr(nsResponder)) {
-		t.Error("the SA on the old address is no longer used")
+	if s := mn.Stats(); s.IKEInitiated != 2 || s.IKESAs != 1 {
+		t.Errorf("stats after the move: %+v", s)
+	}
+	if !mn.Ready(addr(nsResponder)) || !waitFor(5*time.Second, func() bool { return ha.Requires(addr(nsMoved)) && ha.Ready(addr(nsMoved)) }) {
+		t.Fatal("no SA from the new address")
+	}
+	mnSock, haSock := listen(t, mnNS, nsMoved), listen(t, haNS, nsResponder)
+	r := exchange(t, mnSock, haSock, nsResponder, "request after the new SA")
+	if v := ha.Check(r.src, r.ifindex); r.src != addr(nsMoved) || !v.Protected {
+		t.Errorf("request from the new address: from %s on %d: %+v", r.src, r.ifindex, v)
 	}
 }
 

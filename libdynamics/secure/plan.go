@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/dynamics-go/dynamics/libdynamics/ike"
@@ -23,6 +24,8 @@ const liveness = 30 * time.Second
 
 // initiator is one peer this side brings SAs up with.
 type initiator struct {
+	// mu makes the attempts with the peer one at a time.
+	mu   sync.Mutex
 	addr netip.Addr
 	name string // the ike.Peer's
 	// nudge wakes the keeper: retry now.
