@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -222,6 +224,7 @@ func TestGuardsOverVeth(t *testing.T) {
 	}
 
 	mnSock, haSock := listen(t, mnNS, nsInitiator), listen(t, haNS, nsResponder)
+	pcap := capture(t, haNS)
 	r := exchange(t, mnSock, haSock, nsResponder, "request 1")
 	if v := ha.Check(r.src, r.ifindex); r.src != addr(nsInitiator) || r.ifindex != ha.Device() || !v.Required || !v.Protected {
 		t.Errorf("request at the home agent: from %s on %d (ESP device %d): %+v", r.src, r.ifindex, ha.Device(), v)
@@ -229,6 +232,13 @@ func TestGuardsOverVeth(t *testing.T) {
 	r = exchange(t, haSock, mnSock, nsInitiator, "reply 1")
 	if v := mn.Check(r.src, r.ifindex); r.ifindex != mn.Device() || !v.Required || !v.Protected {
 		t.Errorf("reply at the mobile: from %s on %d (ESP device %d): %+v", r.src, r.ifindex, mn.Device(), v)
+	}
+
+	// On the wire: ESP in UDP, no signalling in clear.
+	clear, esp := pcap.count("udp port 434"), pcap.count("udp port 4500 and udp[8:4] != 0")
+	if clear != 0 || esp < 2 {
+		out, _ := exec.Command("tcpdump", "-nn", "-r", pcap.file).CombinedOutput()
+		t.Errorf("capture: %d datagrams to or from port 434 in clear, %d ESP packets\n%s\n%s", clear, esp, out, pcap.out.String())
 	}
 
 	// A datagram that bypasses ESP arrives on the veth and is dropped.
@@ -415,4 +425,42 @@ func TestGuardReinitiates(t *testing.T) {
 	if s := mn.Stats(); s.IKEInitiated != 2 || s.IKESAs != 1 || s.Children != 1 {
 		t.Errorf("mobile's stats: %+v", s)
 	}
+}
+
+// pcapture is a tcpdump running on eth0 of a namespace.
+type pcapture struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	out  *netnstest.SyncBuffer
+	file string
+	done bool
+}
+
+// capture starts tcpdump on eth0 in ns; count stops it at its first call.
+func capture(t *testing.T, ns *netnstest.NS) *pcapture {
+	t.Helper()
+	netnstest.RequireCommand(t, "tcpdump", "captures the veth to check ESP is on the wire")
+	file := filepath.Join(t.TempDir(), "veth.pcap")
+	cmd, out := ns.Start("tcpdump", "-i", "eth0", "-nn", "-U", "--immediate-mode", "-w", file, "udp")
+	if !waitFor(5*time.Second, func() bool { return strings.Contains(out.String(), "listening on") }) {
+		t.Fatalf("tcpdump did not start: %s", out.String())
+	}
+	return &pcapture{t: t, cmd: cmd, out: out, file: file}
+}
+
+// count returns how many captured packets match filter.
+func (p *pcapture) count(filter string) int {
+	p.t.Helper()
+	if !p.done {
+		p.done = true
+		_ = p.cmd.Process.Signal(syscall.SIGINT)
+		if !waitFor(3*time.Second, func() bool { return strings.Contains(p.out.String(), "packets captured") }) {
+			p.t.Fatalf("tcpdump did not stop: %s", p.out.String())
+		}
+	}
+	out, err := exec.Command("tcpdump", "-nn", "-r", p.file, filter).Output()
+	if err != nil {
+		p.t.Fatalf("tcpdump -r %s %q: %v", p.file, filter, err)
+	}
+	return strings.Count(string(out), "\n")
 }
