@@ -17,6 +17,7 @@ import (
 	"github.com/dynamics-go/dynamics/libdynamics/esp"
 	"github.com/dynamics-go/dynamics/libdynamics/ike"
 	"github.com/dynamics-go/dynamics/libdynamics/ikev2"
+	"github.com/dynamics-go/dynamics/libdynamics/logging"
 )
 
 var (
@@ -197,7 +198,7 @@ func Open(opts Options) (*Guard, error) {
 	go func() {
 		err := g.eng.Run(engCtx)
 		if err != nil {
-			log.Error("IKE engine stopped", "err", err)
+			log.Error("IKE engine stopped", logging.KeyErr, err)
 		}
 		g.engDone <- err
 	}()
@@ -205,7 +206,11 @@ func Open(opts Options) (*Guard, error) {
 	for _, in := range g.initiators {
 		g.keepers.Go(func() { g.keep(in) })
 	}
-	log.Info("signalling protection on", "local", opts.Local, "esp", mode, "peers", len(pl.entries), "initiate", len(g.initiators))
+	attrs := []any{"local", opts.Local, "esp", mode, "peers", len(pl.entries), "initiate", len(g.initiators)}
+	if u, isU := g.kernel.(*esp.Userspace); isU {
+		attrs = append(attrs, logging.KeyIface, u.Device())
+	}
+	log.Info("signalling protection on", attrs...)
 	ok = true
 	return g, nil
 }
@@ -309,7 +314,7 @@ func (g *Guard) keep(in *initiator) {
 			if g.ctx.Err() != nil {
 				return
 			}
-			g.log.Warn("IPsec SAs not up, retrying", "peer", in.addr, "retry", backoff, "err", err)
+			g.log.Warn("IPsec SAs not up, retrying", "peer", in.addr, "retry", backoff, logging.KeyErr, err)
 			wait = backoff
 			backoff = min(2*backoff, MaxRetry)
 		case fresh:
@@ -378,7 +383,7 @@ func (g *Guard) offerAll(info ike.SAInfo) {
 	g.mu.Unlock()
 	for _, a := range extra {
 		if err := g.offer(g.ctx, info, a); err != nil {
-			g.log.Warn("IPsec address not offered", "peer", info.Remote.Addr(), "addr", a, "err", err)
+			g.log.Warn("IPsec address not offered", "peer", info.Remote.Addr(), "addr", a, logging.KeyErr, err)
 		}
 	}
 }
@@ -483,7 +488,7 @@ func (g *Guard) MoveTo(ctx context.Context, old, new netip.Addr) error {
 			// from new replaces the one on old.
 			// The keeper waits (in.mu) until the new SA is up, so it
 			// does not bring one up from old meanwhile.
-			g.log.Info("IPsec SAs cannot move, replacing them", "peer", sa.Remote.Addr(), "from", old, "to", new, "err", err)
+			g.log.Info("IPsec SAs cannot move, replacing them", "peer", sa.Remote.Addr(), "from", old, "to", new, logging.KeyErr, err)
 			if !slices.Contains(renew, in) {
 				in.mu.Lock()
 				defer in.mu.Unlock()

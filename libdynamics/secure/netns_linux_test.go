@@ -464,3 +464,33 @@ func (p *pcapture) count(filter string) int {
 	}
 	return strings.Count(string(out), "\n")
 }
+
+// TestGuardCertificates: the two guards authenticate with certificates
+// that name their addresses (the default identities), signed by one CA.
+func TestGuardCertificates(t *testing.T) {
+	netnstest.RequireRoot(t)
+	ca := newCA(t, t.TempDir())
+	mnCert, mnKey := ca.issue(t, nsInitiator)
+	haCert, haKey := ca.issue(t, nsResponder)
+	creds := func(cert, key string) string {
+		return "IPsecESP userspace\nIPsecCertificate " + cert + "\nIPsecPrivateKey " + key + "\nIPsecCACertificate " + ca.path + "\n"
+	}
+	mnNS, haNS := netnstest.New(t, "ci"), netnstest.New(t, "cr")
+	netnstest.Veth(t, mnNS, "eth0", haNS, "eth0")
+	mnNS.Addr("eth0", nsInitiator+"/24")
+	haNS.Addr("eth0", nsResponder+"/24")
+	ha := openIn(t, haNS, Options{Config: guardConfig(t, creds(haCert, haKey)+"IPSEC_BEGIN\n"+nsInitiator+"\nIPSEC_END\n"),
+		Local: addr(nsResponder), Mobiles: netip.MustParsePrefix("10.9.0.0/24")})
+	mn := openIn(t, mnNS, Options{Config: guardConfig(t, creds(mnCert, mnKey)+"IPSEC_BEGIN\n"+nsResponder+"\nIPSEC_END\n"),
+		Local: addr(nsInitiator), Initiate: []netip.Addr{addr(nsResponder)}})
+	if !waitFor(15*time.Second, func() bool { return mn.Ready(addr(nsResponder)) && ha.Ready(addr(nsInitiator)) }) {
+		t.Fatal("SAs not up with certificates")
+	}
+	r := exchange(t, listen(t, mnNS, nsInitiator), listen(t, haNS, nsResponder), nsResponder, "request with certificates")
+	if v := ha.Check(r.src, r.ifindex); !v.Protected {
+		t.Errorf("request: from %s on %d: %+v", r.src, r.ifindex, v)
+	}
+	if s := ha.Stats(); s.IKE.AuthFailures != 0 || s.IKESAs != 1 {
+		t.Errorf("home agent's stats %+v", s)
+	}
+}

@@ -131,29 +131,43 @@ func TestPeerPrefix(t *testing.T) {
 	}
 }
 
-// writeCert writes a CA, and a certificate it signs for 10.1.0.1 with its
-// key, as PEM files.
-func writeCert(t *testing.T, dir string) (cert, key, ca string) {
+// testCA is a certificate authority for the tests.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	path string // its certificate, PEM
+	dir  string
+}
+
+// newCA makes a CA and writes its certificate into dir.
+func newCA(t *testing.T, dir string) *testCA {
 	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
 		KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	caCert, _ := x509.ParseCertificate(caDER)
+	cert, _ := x509.ParseCertificate(der)
+	return &testCA{cert: cert, key: key, path: writePEM(t, dir, "ca.pem", "CERTIFICATE", der), dir: dir}
+}
+
+// issue writes a certificate the CA signs for the address ip, and its
+// key, as PEM files.
+func (ca *testCA) issue(t *testing.T, ip string) (cert, key string) {
+	t.Helper()
 	leafKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	leafTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "ha"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.ParseIP("10.1.0.1")}}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, caCert, &leafKey.PublicKey, caKey)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: ip},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.ParseIP(ip)}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &leafKey.PublicKey, ca.key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,14 +175,25 @@ func writeCert(t *testing.T, dir string) (cert, key, ca string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	write := func(name, typ string, der []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
+	return writePEM(t, ca.dir, ip+".crt", "CERTIFICATE", der), writePEM(t, ca.dir, ip+".key", "PRIVATE KEY", keyDER)
+}
+
+func writePEM(t *testing.T, dir, name, typ string, der []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
 	}
-	return write("cert.pem", "CERTIFICATE", leafDER), write("key.pem", "PRIVATE KEY", keyDER), write("ca.pem", "CERTIFICATE", caDER)
+	return p
+}
+
+// writeCert writes a CA, and a certificate it signs for 10.1.0.1 with its
+// key, as PEM files.
+func writeCert(t *testing.T, dir string) (cert, key, ca string) {
+	t.Helper()
+	c := newCA(t, dir)
+	cert, key = c.issue(t, "10.1.0.1")
+	return cert, key, c.path
 }
 
 // TestCertificates: a certificate configuration validates and reaches
