@@ -14,14 +14,6 @@ import (
 // signalling from the address in use stays inside ESP throughout, and
 // withdrawing the address in use moves the SAs to the other one.
 func TestGuardSecondAddress(t *testing.T) {
-	// The userspace data path keeps one routing rule per outbound
-	// selector's destination, protocol and ports, and deletes it with the
-	// first of two policies that share it: the offered address's policy
-	// and the one of the address in use do (same peer, port 434), so
-	// withdrawing either leaves the other's signalling unsteered, in
-	// clear. Remove this skip with the rule's reference count in package
-	// esp.
-	t.Skip("skipped: esp.Userspace deletes a routing rule two outbound policies share (ADD_SA_ADDRESS makes such pairs); this test fails until the rule is reference-counted")
 	mnNS, haNS, mn, ha := pair(t, "")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
