@@ -161,6 +161,9 @@ func newProtRun(t *testing.T, bin string, hier, ipsec bool) *protRun {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if ipsec {
+		s.waitSAs(t)
+	}
 	s.haMon = dial(t, bed.MonitorSocket(testbed.HA))
 	s.mnMon = dial(t, bed.MonitorSocket(testbed.MN))
 	start := time.Now()
@@ -174,6 +177,24 @@ func newProtRun(t *testing.T, bin string, hier, ipsec bool) *protRun {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// waitSAs waits for the initiator of every hop to log its SAs with the
+// responder up, so that a hop whose IKE SA cannot come up is named as such
+// instead of showing as a lost registration later.
+func (s *protRun) waitSAs(t *testing.T) {
+	t.Helper()
+	for _, h := range s.bed.IPsecHops() {
+		up := fmt.Sprintf(`msg="IPsec SAs up" peer=%s `, h.ResponderAddr)
+		if err := eventually(recoverBound, func() error {
+			if !strings.Contains(s.daemons[h.Initiator].Output(), up) {
+				return fmt.Errorf("%s has not logged its SAs with %s %s up", h.Initiator, h.Responder, h.ResponderAddr)
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("hop %s-%s: %v within %v", h.Initiator, h.Responder, err, recoverBound)
+		}
+	}
 }
 
 // capLink is a link to capture: role's iface, into <name>.pcap.
