@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 
 	"github.com/dynamics-go/dynamics/libdynamics/esp"
 	"github.com/dynamics-go/dynamics/libdynamics/ike"
@@ -85,4 +86,40 @@ func OpenESP(mode string, ep *Endpoint, device string, log *slog.Logger) (esp.Ke
 		return esp.NewUserspace(esp.UserspaceOptions{Mux: ep.Mux, Device: device, Logger: log})
 	}
 	return nil, fmt.Errorf("%w: ESP data path %q is neither xfrm nor userspace", ErrConfig, mode)
+}
+
+// HostAddresses lists the IPv4 unicast addresses of the host's interfaces
+// that are up, loopback and link-local ones excepted, in the network
+// namespace of the calling thread: what an upper foreign agent passes as
+// Options.Addresses, since the agents below it reach it on the addresses
+// of their links.
+func HostAddresses() ([]netip.Addr, error) {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil, err
+	}
+	var out []netip.Addr
+	for _, ifi := range ifs {
+		if ifi.Flags&net.FlagUp == 0 || ifi.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		addrs, err := ifi.Addrs()
+		if err != nil {
+			return nil, fmt.Errorf("addresses of %s: %w", ifi.Name, err)
+		}
+		for _, a := range addrs {
+			ipn, ok := a.(*net.IPNet)
+			if !ok {
+				continue
+			}
+			ip, ok := netip.AddrFromSlice(ipn.IP)
+			if ip = ip.Unmap(); !ok || !ip.Is4() || ip.IsLinkLocalUnicast() || ip.IsLoopback() || ip.IsMulticast() {
+				continue
+			}
+			if !slices.Contains(out, ip) {
+				out = append(out, ip)
+			}
+		}
+	}
+	return out, nil
 }

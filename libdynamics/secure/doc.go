@@ -28,8 +28,8 @@
 //
 // Open validates, binds UDP ports 500 and 4500 on the agent's signalling
 // address (Options.Local, and Options.Addresses: an upper foreign agent's
-// addresses on the links of the agents below it; port 4500 through an
-// esp.Mux shared by IKE and ESP), opens the ESP data path of IPsecESP (auto: XFRM where
+// addresses on the links of the agents below it, which HostAddresses
+// lists; port 4500 through an esp.Mux shared by IKE and ESP), opens the ESP data path of IPsecESP (auto: XFRM where
 // esp.ProbeXFRM finds ESP in the kernel, else the userspace path over the
 // TUN device IPsecDevice, with UDP encapsulation forced) and starts an IKE
 // engine with MOBIKE, MOBIKE-X (IPsecMOBIKEX) and liveness checks. Each

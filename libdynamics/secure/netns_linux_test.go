@@ -333,7 +333,18 @@ func TestGuardResponderAddresses(t *testing.T) {
 	upNS.Addr("eth0", second+"/24")
 	lowCfg := guardConfig(t, "IPsecPSK hierarchy\nIPsecESP userspace\nIPsecLocalID low.example.org\nIPSEC_BEGIN\n"+second+" up.example.org\nIPSEC_END\n")
 	upCfg := guardConfig(t, "IPsecPSK hierarchy\nIPsecESP userspace\nIPsecLocalID up.example.org\nIPSEC_BEGIN\n10.9.0.0/24\nIPSEC_END\n")
-	up := openIn(t, upNS, Options{Config: upCfg, Local: addr(nsResponder), Addresses: []netip.Addr{addr(second)}})
+	var hostAddrs []netip.Addr
+	if err := upNS.Do(func() error {
+		var err error
+		hostAddrs, err = HostAddresses()
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(hostAddrs) != "["+nsResponder+" "+second+"]" {
+		t.Fatalf("HostAddresses in the upper agent's namespace: %v", hostAddrs)
+	}
+	up := openIn(t, upNS, Options{Config: upCfg, Local: addr(nsResponder), Addresses: hostAddrs})
 	low := openIn(t, lowNS, Options{Config: lowCfg, Local: addr(nsInitiator), Initiate: []netip.Addr{addr(second)}})
 	if !waitFor(15*time.Second, func() bool { return low.Ready(addr(second)) && up.Ready(addr(nsInitiator)) }) {
 		t.Fatal("SAs not up")
