@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/dynamics-go/dynamics/fa"
 	"github.com/dynamics-go/dynamics/libdynamics/daemon"
@@ -101,7 +102,11 @@ func serve(cfg fa.Config, log *slog.Logger, reload func() (fa.Config, error)) (e
 	// answers those of the agents below it.
 	var prot secure.Protector = secure.Off{}
 	if cfg.Config.Enabled() {
-		g, err := secure.Open(secure.Options{Config: cfg.Config, Local: cfg.CareOfAddress, Initiate: cfg.UpstreamAgents(), Logger: log})
+		answer, err := answerAddresses(cfg.Interfaces)
+		if err != nil {
+			return err
+		}
+		g, err := secure.Open(secure.Options{Config: cfg.Config, Local: cfg.CareOfAddress, Addresses: answer, Initiate: cfg.UpstreamAgents(), Logger: log})
 		if err != nil {
 			return err
 		}
@@ -167,4 +172,35 @@ func ifaceAddr(ifname string) (netip.Prefix, error) {
 		return netip.PrefixFrom(ip.Unmap(), ones), nil
 	}
 	return netip.Prefix{}, fmt.Errorf("interface %s has no IPv4 address", ifname)
+}
+
+// answerAddresses are the addresses an agent answers IKE on besides its
+// care-of address: an upper agent's lower agents reach it on the
+// addresses of their links to it (their UpperFAIPAddress). The visitor
+// links' addresses are left out: mobiles there have no IPsec with the
+// foreign agent.
+func answerAddresses(visitor []string) ([]netip.Addr, error) {
+	all, err := secure.HostAddresses()
+	if err != nil {
+		return nil, err
+	}
+	var skip []netip.Addr
+	for _, name := range visitor {
+		ifi, err := net.InterfaceByName(name)
+		if err != nil {
+			continue // a missing visitor interface is reported by the agent
+		}
+		addrs, err := ifi.Addrs()
+		if err != nil {
+			return nil, fmt.Errorf("addresses of %s: %w", name, err)
+		}
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok {
+				if ip, ok := netip.AddrFromSlice(ipn.IP); ok {
+					skip = append(skip, ip.Unmap())
+				}
+			}
+		}
+	}
+	return slices.DeleteFunc(all, func(a netip.Addr) bool { return slices.Contains(skip, a) }), nil
 }
