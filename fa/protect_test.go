@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,61 +17,8 @@ import (
 	"github.com/dynamics-go/dynamics/libdynamics/link"
 	"github.com/dynamics-go/dynamics/libdynamics/mip"
 	"github.com/dynamics-go/dynamics/libdynamics/secure"
+	"github.com/dynamics-go/dynamics/libdynamics/secure/securetest"
 )
-
-// fakeProtector is signalling protection as a test sets it up: the
-// addresses that require ESP, those whose datagrams count as having come
-// out of ESP (memnet tells no interface), those with an outbound SA up,
-// and an interface that stands for the ESP device.
-type fakeProtector struct {
-	mu        sync.Mutex
-	required  map[netip.Addr]bool
-	protected map[netip.Addr]bool
-	up        map[netip.Addr]bool
-	espIndex  int   // a datagram that arrived on this interface came out of ESP; 0: none
-	seen      []int // the interfaces Check was asked about
-}
-
-var _ secure.Protector = (*fakeProtector)(nil)
-
-func newFakeProtector() *fakeProtector {
-	return &fakeProtector{required: map[netip.Addr]bool{}, protected: map[netip.Addr]bool{}, up: map[netip.Addr]bool{}}
-}
-
-func (p *fakeProtector) Check(src netip.Addr, ifindex int) secure.Verdict {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.seen = append(p.seen, ifindex)
-	return secure.Verdict{
-		Required:  p.required[src],
-		Protected: p.protected[src] || p.espIndex != 0 && ifindex == p.espIndex,
-	}
-}
-
-func (p *fakeProtector) Requires(addr netip.Addr) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.required[addr]
-}
-
-func (p *fakeProtector) Ready(dst netip.Addr) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return !p.required[dst] || p.up[dst]
-}
-
-// set changes one of the fake's tables under its lock.
-func (p *fakeProtector) set(table map[netip.Addr]bool, addr netip.Addr, v bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	table[addr] = v
-}
-
-func (p *fakeProtector) interfaces() []int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return slices.Clone(p.seen)
-}
 
 // counter returns the named get_status counter.
 func counter(t *testing.T, s Stats, name string) uint64 {
@@ -91,9 +37,9 @@ func counter(t *testing.T, s Stats, name string) uint64 {
 // is made, the request stays pending. The same reply out of ESP is relayed
 // down. Frames carry the visitor link's interface to Check.
 func TestUnprotectedReplyDropped(t *testing.T) {
-	prot := newFakeProtector()
-	prot.set(prot.required, haAddr, true)
-	prot.set(prot.up, haAddr, true)
+	prot := securetest.NewFake()
+	prot.Require(haAddr, true)
+	prot.Up(haAddr, true)
 	b := newBedWith(t, testConfig(), prot)
 
 	id := mip.TimestampID(start)
@@ -114,7 +60,7 @@ func TestUnprotectedReplyDropped(t *testing.T) {
 		t.Errorf("no debug line for the drop in\n%s", b.logs)
 	}
 
-	prot.set(prot.protected, haAddr, true)
+	prot.Protect(haAddr, true)
 	b.haSend(reply)
 	if r := b.replyFor(b.mn); r.Code != mip.CodeAccepted || r.ID != id {
 		t.Fatalf("protected reply: %s id %d", r.Code, r.ID)
@@ -122,7 +68,7 @@ func TestUnprotectedReplyDropped(t *testing.T) {
 	if s := b.stats(); s.Visitors != 1 || s.Discards.Unprotected != 1 {
 		t.Errorf("after the protected reply: %+v", s)
 	}
-	if got, want := prot.interfaces(), []int{3, 0, 0}; !slices.Equal(got, want) {
+	if got, want := prot.Interfaces(), []int{3, 0, 0}; !slices.Equal(got, want) {
 		t.Errorf("Check saw interfaces %v, want %v (the visitor link's for the frame, none from memnet)", got, want)
 	}
 }
@@ -131,9 +77,9 @@ func TestUnprotectedReplyDropped(t *testing.T) {
 // came in clear where the lower agent's signalling must come out of ESP:
 // nothing goes to the home agent. Out of ESP, it is relayed.
 func TestUnprotectedLowerAgentDropped(t *testing.T) {
-	prot := newFakeProtector()
-	prot.set(prot.required, coa, true)
-	prot.set(prot.up, coa, true)
+	prot := securetest.NewFake()
+	prot.Require(coa, true)
+	prot.Up(coa, true)
 	b := newBedWith(t, highestConfig(), prot)
 	fa1 := b.peer(coa)
 
@@ -146,7 +92,7 @@ func TestUnprotectedLowerAgentDropped(t *testing.T) {
 		t.Errorf("the dropped request was acted on: %+v", s)
 	}
 
-	prot.set(prot.protected, coa, true)
+	prot.Protect(coa, true)
 	registerHighest(t, b, fa1, mip.TimestampID(start)+1, 300)
 	if s := b.stats(); s.Relayed != 1 || s.Visitors != 1 || s.Discards.Unprotected != 1 {
 		t.Errorf("after the protected request: %+v", s)
@@ -157,9 +103,9 @@ func TestUnprotectedLowerAgentDropped(t *testing.T) {
 // sent in clear), counted, and stays pending; the mobile's retry, once the
 // SA is up, is relayed.
 func TestRelayHeldUntilReady(t *testing.T) {
-	prot := newFakeProtector()
-	prot.set(prot.required, haAddr, true)
-	prot.set(prot.protected, haAddr, true)
+	prot := securetest.NewFake()
+	prot.Require(haAddr, true)
+	prot.Protect(haAddr, true)
 	b := newBedWith(t, testConfig(), prot)
 
 	id := mip.TimestampID(start)
@@ -173,7 +119,7 @@ func TestRelayHeldUntilReady(t *testing.T) {
 		t.Errorf("sends.held = %d, want 1", got)
 	}
 
-	prot.set(prot.up, haAddr, true)
+	prot.Up(haAddr, true)
 	b.register(b.mn, home, id+1, 600, 0)
 	if s := b.stats(); s.Relayed != 1 || s.SendsHeld != 1 || s.Visitors != 1 {
 		t.Errorf("after the retry: %+v", s)
@@ -183,12 +129,12 @@ func TestRelayHeldUntilReady(t *testing.T) {
 // A reply to a mobile whose signalling requires protection is never sent
 // as a frame on the visitor link, which ESP does not cover.
 func TestFrameToProtectedMobileHeld(t *testing.T) {
-	prot := newFakeProtector()
+	prot := securetest.NewFake()
 	b := newBedWith(t, testConfig(), prot)
 	id := mip.TimestampID(start)
 	b.send(b.mn, home, marshal(t, request(home, id, 600, 0)))
 	relayed := b.haRelayed()
-	prot.set(prot.required, home, true)
+	prot.Require(home, true)
 	b.haSend(marshal(t, haReply(relayed, mip.CodeAccepted, 600, fhSA)))
 	b.waitStats("held reply", func(s Stats) bool { return s.SendsHeld == 1 })
 	b.noReply(b.mn)
@@ -212,9 +158,9 @@ func TestUpstreamPassesInterface(t *testing.T) {
 		{"elsewhere", lo.Index + 1000, 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			prot := newFakeProtector()
-			prot.set(prot.required, peerAddr, true)
-			prot.espIndex = tt.espIndex
+			prot := securetest.NewFake()
+			prot.Require(peerAddr, true)
+			prot.SetESPIndex(tt.espIndex)
 			up, err := ListenUpstream("127.0.0.1:0", peerAddr, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -266,7 +212,7 @@ func TestUpstreamPassesInterface(t *testing.T) {
 			if s.Discards.Unprotected != tt.unprotected || s.Discards.Unprotected+s.Discards.Unmatched != 1 {
 				t.Errorf("discards %+v, want %d unprotected of 1", s.Discards, tt.unprotected)
 			}
-			if got := prot.interfaces(); len(got) != 1 || got[0] != lo.Index {
+			if got := prot.Interfaces(); len(got) != 1 || got[0] != lo.Index {
 				t.Errorf("Check saw interfaces %v, want [%d] (loopback)", got, lo.Index)
 			}
 		})

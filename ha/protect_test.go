@@ -10,7 +10,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,63 +18,10 @@ import (
 	"github.com/dynamics-go/dynamics/libdynamics/kernel"
 	"github.com/dynamics-go/dynamics/libdynamics/mip"
 	"github.com/dynamics-go/dynamics/libdynamics/secure"
+	"github.com/dynamics-go/dynamics/libdynamics/secure/securetest"
 )
 
-// fakeProtector is signalling protection as a test sets it up: the
-// addresses that require ESP, those whose datagrams count as having come
-// out of ESP (memnet tells no interface), those with an outbound SA up,
-// and an interface that stands for the ESP device.
-type fakeProtector struct {
-	mu        sync.Mutex
-	required  map[netip.Addr]bool
-	protected map[netip.Addr]bool
-	up        map[netip.Addr]bool
-	espIndex  int   // a datagram that arrived on this interface came out of ESP; 0: none
-	seen      []int // the interfaces Check was asked about
-}
-
-var _ secure.Protector = (*fakeProtector)(nil)
-
-func newFakeProtector() *fakeProtector {
-	return &fakeProtector{required: map[netip.Addr]bool{}, protected: map[netip.Addr]bool{}, up: map[netip.Addr]bool{}}
-}
-
-func (p *fakeProtector) Check(src netip.Addr, ifindex int) secure.Verdict {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.seen = append(p.seen, ifindex)
-	return secure.Verdict{
-		Required:  p.required[src],
-		Protected: p.protected[src] || p.espIndex != 0 && ifindex == p.espIndex,
-	}
-}
-
-func (p *fakeProtector) Requires(addr netip.Addr) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.required[addr]
-}
-
-func (p *fakeProtector) Ready(dst netip.Addr) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return !p.required[dst] || p.up[dst]
-}
-
-// set changes one of the fake's tables under its lock.
-func (p *fakeProtector) set(table map[netip.Addr]bool, addr netip.Addr, v bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	table[addr] = v
-}
-
-func (p *fakeProtector) interfaces() []int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return slices.Clone(p.seen)
-}
-
-func newProtectedBed(t *testing.T, prot *fakeProtector) *bed {
+func newProtectedBed(t *testing.T, prot *securetest.Fake) *bed {
 	t.Helper()
 	return newBedWith(t, testConfig(), rand.NewChaCha8([32]byte{0xa5, 0x5a}), prot)
 }
@@ -96,8 +42,8 @@ func counter(t *testing.T, s Stats, name string) uint64 {
 // ESP, arriving in clear, is dropped and counted: no binding, no reply, no
 // kernel change. The same request out of ESP is served.
 func TestUnprotectedRequestDropped(t *testing.T) {
-	prot := newFakeProtector()
-	prot.set(prot.required, fa1Addr, true)
+	prot := securetest.NewFake()
+	prot.Require(fa1Addr, true)
 	b := newProtectedBed(t, prot)
 
 	m := b.build(req{lifetime: 600, fh: &fa1SA, support: true})
@@ -115,8 +61,8 @@ func TestUnprotectedRequestDropped(t *testing.T) {
 		t.Errorf("no debug line naming the source in\n%s", l)
 	}
 
-	prot.set(prot.protected, fa1Addr, true)
-	prot.set(prot.up, fa1Addr, true)
+	prot.Protect(fa1Addr, true)
+	prot.Up(fa1Addr, true)
 	rep := b.exchange(b.fa1, b.build(req{lifetime: 600, fh: &fa1SA, support: true}))
 	if !rep.Code.Accepted() {
 		t.Fatalf("protected request: reply %s", rep.Code)
@@ -132,8 +78,8 @@ func TestUnprotectedRequestDropped(t *testing.T) {
 // co-located address in clear, or with a malformed request, it is dropped;
 // through a protected foreign agent it is served.
 func TestProtectedMobileNeedsProtectedPath(t *testing.T) {
-	prot := newFakeProtector()
-	prot.set(prot.required, home, true)
+	prot := securetest.NewFake()
+	prot.Require(home, true)
 	b := newProtectedBed(t, prot)
 
 	b.send(b.fa1, marshal(t, b.build(req{lifetime: 600, fh: &fa1SA})))
@@ -150,7 +96,7 @@ func TestProtectedMobileNeedsProtectedPath(t *testing.T) {
 	b.onlyBase()
 
 	// The foreign agent's signalling comes out of ESP now.
-	prot.set(prot.protected, fa1Addr, true)
+	prot.Protect(fa1Addr, true)
 	rep := b.exchange(b.fa1, b.build(req{lifetime: 600, fh: &fa1SA}))
 	if !rep.Code.Accepted() {
 		t.Fatalf("through a protected foreign agent: reply %s", rep.Code)
@@ -163,9 +109,9 @@ func TestProtectedMobileNeedsProtectedPath(t *testing.T) {
 // A reply to a peer whose SA is not up is held, never sent in clear, and
 // counted; the mobile's retry, once the SA is up, is answered.
 func TestReplyHeldUntilReady(t *testing.T) {
-	prot := newFakeProtector()
-	prot.set(prot.required, fa1Addr, true)
-	prot.set(prot.protected, fa1Addr, true)
+	prot := securetest.NewFake()
+	prot.Require(fa1Addr, true)
+	prot.Protect(fa1Addr, true)
 	b := newProtectedBed(t, prot)
 
 	b.send(b.fa1, marshal(t, b.build(req{lifetime: 600, fh: &fa1SA})))
@@ -178,7 +124,7 @@ func TestReplyHeldUntilReady(t *testing.T) {
 		t.Errorf("sends.held = %d, want 1", got)
 	}
 
-	prot.set(prot.up, fa1Addr, true)
+	prot.Up(fa1Addr, true)
 	rep := b.exchange(b.fa1, b.build(req{lifetime: 600, fh: &fa1SA}))
 	if !rep.Code.Accepted() {
 		t.Fatalf("retry: reply %s", rep.Code)
@@ -191,17 +137,17 @@ func TestReplyHeldUntilReady(t *testing.T) {
 // A revocation to a foreign agent whose SA is down is held; its
 // retransmission goes out once the SA is up.
 func TestRevocationHeldUntilReady(t *testing.T) {
-	prot := newFakeProtector()
+	prot := securetest.NewFake()
 	b := newProtectedBed(t, prot)
 	b.register(req{support: true})
 	// fa1's SA goes; the mobile moves to fa2, and the home agent revokes
 	// the binding at fa1.
-	prot.set(prot.required, fa1Addr, true)
+	prot.Require(fa1Addr, true)
 	b.register(req{coa: fa2Addr, support: true})
 	b.waitStats("held revocation", func(s Stats) bool { return s.SendsHeld == 1 })
 	b.nothing(b.fa1)
 
-	prot.set(prot.up, fa1Addr, true)
+	prot.Up(fa1Addr, true)
 	b.advance(RevocationInterval)
 	raw, _ := b.recv(b.fa1)
 	if _, err := mip.ParseRevocation(raw); err != nil {
@@ -226,11 +172,11 @@ func TestBatchedReaderPassesInterface(t *testing.T) {
 		{"elsewhere", lo.Index + 1000, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			prot := newFakeProtector()
+			prot := securetest.NewFake()
 			client := netip.MustParseAddr("127.0.0.1")
-			prot.set(prot.required, client, true)
-			prot.set(prot.up, client, true)
-			prot.espIndex = tt.espIndex
+			prot.Require(client, true)
+			prot.Up(client, true)
+			prot.SetESPIndex(tt.espIndex)
 			conn, err := ListenUDP(netip.MustParseAddrPort("127.0.0.1:0"))
 			if err != nil {
 				t.Fatal(err)
@@ -276,7 +222,7 @@ func TestBatchedReaderPassesInterface(t *testing.T) {
 			case !tt.answered && !errors.Is(err, os.ErrDeadlineExceeded):
 				t.Fatalf("read: %v", err)
 			}
-			if got := prot.interfaces(); len(got) != 1 || got[0] != lo.Index {
+			if got := prot.Interfaces(); len(got) != 1 || got[0] != lo.Index {
 				t.Errorf("Check saw interfaces %v, want [%d] (loopback)", got, lo.Index)
 			}
 			s, err := agent.Stats(ctx)
