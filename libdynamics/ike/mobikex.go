@@ -1122,3 +1122,147 @@ func (e *Engine) AddAddress(ctx context.Context, spi ikev2.SPI, addr netip.Addr,
 func (e *Engine) RemoveAddress(ctx context.Context, spi ikev2.SPI, addr netip.Addr) error {
 	return e.one(ctx, spi, mobikex.Action{Kind: mobikex.ActionRemove, IPs: []mobikex.IP{{Addr: addr}}})
 }
+
+// UpdateAddressAhead is UpdateAddress for a host whose peer's answer
+// cannot reach it before it has moved: a mobile node coming home, whose
+// home agent still tunnels the home address to the care-of address it
+// leaves until the deregistration, which must itself travel inside the
+// SAs on the home address. This side's IKE SA and child SAs (outer
+// addresses, transport selectors and policies, the socket) move to new as
+// the UPDATE_SA_ADDRESSES request leaves from it, and UpdateAddressAhead
+// returns then; the exchange goes on in the background, retransmitted from
+// new. answered tells its end once: nil when the peer accepted; the
+// peer's refusal (a *mobikex.Error) after this side moved back to old (or,
+// when it has no socket on old any more, deleted the IKE SA, which the
+// peer no longer reaches) and logged a warning; or, with no answer, the
+// error with which the IKE SA closed as with any dead peer. The IKE SA
+// must speak MOBIKE-X (ErrNoMOBIKEX): RFC 4555 has nothing that moves
+// ahead of the answer.
+func (e *Engine) UpdateAddressAhead(ctx context.Context, spi ikev2.SPI, old, new netip.Addr) (answered <-chan error, err error) {
+	ch := make(chan error, 1)
+	told := false
+	tell := func(err error) {
+		if !told {
+			told = true
+			ch <- err
+		}
+	}
+	_, err = call(ctx, e, func(done func(struct{}, error)) error {
+		sa, err := e.established(spi)
+		if err != nil {
+			return err
+		}
+		if sa.version < mobikex.VersionMOBIKEX {
+			return fmt.Errorf("%w (version %s)", ErrNoMOBIKEX, sa.version)
+		}
+		if e.sockFor(new, sa.natt) == nil {
+			return fmt.Errorf("%w: %s (NAT-T %v)", ErrNoSocket, new, sa.natt)
+		}
+		set := mobikex.Set{ID: e.nextSetID(), Actions: []mobikex.Action{{Kind: mobikex.ActionUpdate,
+			IPs: []mobikex.IP{{Addr: old, Old: true}, {Addr: new, New: true}}}}}
+		sa.enqueue(sa.aheadTask(set, old, new, func(err error) { done(struct{}{}, err) }, tell))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ch, nil
+}
+
+// aheadTask applies an UPDATE_SA_ADDRESSES set (old to new) to this side's
+// SAs and sends it from new: sent is told when the request has left (or
+// could not), answered when the exchange ends (see UpdateAddressAhead).
+func (sa *ikeSA) aheadTask(set mobikex.Set, old, new netip.Addr, sent, answered func(error)) *task {
+	failed := func(err error) { sent(err); answered(err) }
+	return &task{name: "MOBIKE-X update ahead of the answer", fail: failed, start: func() error {
+		e := sa.e
+		if sa.version < mobikex.VersionMOBIKEX {
+			return fmt.Errorf("%w (version %s)", ErrNoMOBIKEX, sa.version)
+		}
+		via := e.sockFor(new, sa.natt)
+		if via == nil {
+			return fmt.Errorf("%w: %s (NAT-T %v)", ErrNoSocket, new, sa.natt)
+		}
+		ps, err := set.Payloads()
+		if err != nil {
+			return err
+		}
+		v := mxView{requester: true, from: via.local}
+		pl, mxErr := sa.plan(set, v)
+		if mxErr != nil {
+			return fmt.Errorf("ike: the update of %s to %s does not apply to this side's SAs: %w", old, new, mxErr)
+		}
+		cookie, err := ikecrypto.NewCookie2()
+		if err != nil {
+			return err
+		}
+		sa.commit(pl, v, via)
+		head := sa.natdPayloads(sa.spiI, sa.spiR, sa.sock.local, sa.remote)
+		head = append(head, ikev2.NewNotify(ikev2.NotifyCookie2, cookie))
+		refused := func(err error) {
+			sa.logger().Warn("MOBIKE-X update refused after this side moved: moving back", "set", set.ID, "from", new, "to", old, "err", err)
+			sa.moveBack(set.ID, new, old)
+			answered(err)
+		}
+		err = sa.sendRequest(ikev2.ExchangeInformational, append(head, ps...), func(p packet, rs []ikev2.Payload) {
+			c := ikev2.FindNotify(rs, ikev2.NotifyCookie2)
+			if c == nil || ikecrypto.CheckCookie2(cookie, c.Data) != nil {
+				refused(fmt.Errorf("%w: the answer does not echo COOKIE2", ErrRefused))
+				return
+			}
+			r := mobikex.Results([]mobikex.Set{set}, rs)
+			if len(r) != 1 || r[0].Err != nil {
+				var why error = ErrRefused
+				if len(r) == 1 {
+					why = fmt.Errorf("%w: %w", ErrRefused, r[0].Err)
+				}
+				refused(why)
+				return
+			}
+			if ikev2.FindNotify(rs, ikev2.NotifyNATDetectionSourceIP) != nil {
+				sa.detectNAT(rs, sa.spiI, sa.spiR, p.from, sa.sock.local)
+			}
+			sa.logger().Info("MOBIKE-X update ahead answered", "set", set.ID, "local", sa.sock.local, "remote", sa.remote)
+			answered(nil)
+		}, func(err error) {
+			sa.logger().Warn("MOBIKE-X update ahead unanswered", "set", set.ID, "err", err)
+			answered(err)
+		})
+		if err != nil {
+			// Nothing left: this side goes back where it was.
+			sa.moveBack(set.ID, new, old)
+			return err
+		}
+		sa.logger().Info("MOBIKE-X update sent ahead of the answer: this side moved", "set", set.ID, "from", old, "to", new, "remote", sa.remote)
+		sent(nil)
+		return nil
+	}}
+}
+
+// moveBack undoes, on this side only, an update of this side's address
+// from old to new that the peer did not take. Without a socket on old any
+// more the IKE SA cannot go back: it is deleted (the request leaves from
+// new, where the peer may still hear it) and brought up again by whoever
+// keeps it.
+func (sa *ikeSA) moveBack(id uint32, new, old netip.Addr) {
+	e := sa.e
+	if sa.state != StateEstablished {
+		return
+	}
+	via := e.sockFor(old, sa.natt)
+	if via == nil {
+		sa.logger().Warn("IKE SA cannot move back: no socket on its old address, deleting it", "set", id, "addr", old)
+		sa.enqueue(sa.deleteTask(nil))
+		return
+	}
+	back := mobikex.Set{ID: id, Actions: []mobikex.Action{{Kind: mobikex.ActionUpdate,
+		IPs: []mobikex.IP{{Addr: new, Old: true}, {Addr: old, New: true}}}}}
+	v := mxView{requester: true, from: via.local}
+	pl, err := sa.plan(back, v)
+	if err != nil {
+		sa.logger().Warn("IKE SA cannot move back, deleting it", "set", id, "addr", old, "err", err)
+		sa.enqueue(sa.deleteTask(nil))
+		return
+	}
+	sa.commit(pl, v, via)
+}

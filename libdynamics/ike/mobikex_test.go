@@ -9,7 +9,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/dynamics-go/dynamics/internal/memnet"
 	"github.com/dynamics-go/dynamics/libdynamics/ike/mobikex"
@@ -937,4 +939,209 @@ func TestMOBIKEXRekeyKeeps(t *testing.T) {
 	if b := ha.only(); b.Remote.Addr() != addr(mnMoved) || b.Children[0].Remote != addr(mnMoved) {
 		t.Errorf("after removing the address in use: %s, child %s", b.Remote, b.Children[0].Remote)
 	}
+}
+
+// isIKE says whether a datagram is an IKE message: anything on port 500,
+// and on port 4500 what starts with the non-ESP marker (RFC 3948).
+func isIKE(from, to netip.AddrPort, b []byte) bool {
+	if from.Port() == 500 || to.Port() == 500 {
+		return true
+	}
+	return len(b) >= 4 && b[0] == 0 && b[1] == 0 && b[2] == 0 && b[3] == 0
+}
+
+// espSources records the source address of each ESP packet sent to the
+// responder, and loses the IKE datagrams to the initiator's new address
+// while lose is set: the mobile coming home, whose home agent's answers go
+// to the care-of address it leaves until the deregistration.
+type espSources struct {
+	mu   sync.Mutex
+	from []netip.Addr
+	lose atomic.Bool
+	lost atomic.Int64
+}
+
+func (s *espSources) drop(from, to netip.AddrPort, b []byte) bool {
+	if isIKE(from, to, b) {
+		if s.lose.Load() && to.Addr() == addr(mnMoved) {
+			s.lost.Add(1)
+			return true
+		}
+		return false
+	}
+	if to.Addr() == addr(haAddr) {
+		s.mu.Lock()
+		s.from = append(s.from, from.Addr())
+		s.mu.Unlock()
+	}
+	return false
+}
+
+func (s *espSources) last() netip.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.from) == 0 {
+		return netip.Addr{}
+	}
+	return s.from[len(s.from)-1]
+}
+
+// TestMOBIKEXUpdateAhead: UpdateAddressAhead moves this side's SAs as the
+// request leaves and returns then, while the responder's answers to the
+// new address are lost; ESP already leaves from the new address and the
+// responder (which moved on the request) opens it, both ways. When the
+// answers get through again the retransmitted request is answered.
+func TestMOBIKEXUpdateAhead(t *testing.T) {
+	for _, mode := range []Mode{ModeTunnel, ModeTransport} {
+		t.Run(mode.String(), func(t *testing.T) {
+			mn, ha, _ := mxPair(t, func(mc, hc *Config) {
+				// Slow enough that the peer is not declared dead
+				// while its answers are lost.
+				mc.Retransmit = 200 * time.Millisecond
+				if mode == ModeTransport {
+					transport(mc, hc)
+				}
+			})
+			src := &espSources{}
+			mn.net.Drop = src.drop
+			info := up(t, mn)
+			mn.addAddress(mnMoved)
+			src.lose.Store(true)
+			start := time.Now()
+			answered, err := mn.e.UpdateAddressAhead(ctx(t), info.LocalSPI, addr(mnAddr), addr(mnMoved))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := time.Since(start); d > time.Second {
+				t.Errorf("UpdateAddressAhead returned after %v, want before any answer", d)
+			}
+			a := mn.only()
+			if a.Local != netip.MustParseAddrPort(mnMoved+":4500") || a.Children[0].Local != addr(mnMoved) || a.SPIi != info.SPIi {
+				t.Fatalf("initiator after UpdateAddressAhead: IKE SA at %s, child from %s", a.Local, a.Children[0].Local)
+			}
+			if mode == ModeTransport && !slices.Equal(a.Children[0].LocalTS, host(mnMoved)) {
+				t.Errorf("initiator's local selectors %v", a.Children[0].LocalTS)
+			}
+			eventually(t, "the responder's SAs on the new address", func() bool {
+				b := ha.only()
+				return b.Remote.Addr() == addr(mnMoved) && b.Children[0].Remote == addr(mnMoved)
+			})
+			select {
+			case err := <-answered:
+				t.Fatalf("answered (%v) while every answer is lost", err)
+			default:
+			}
+			if mode == ModeTunnel {
+				espEcho(t, mn, ha, "answers lost")
+				if got := src.last(); got != addr(mnMoved) {
+					t.Errorf("ESP to the responder left from %s, want %s", got, mnMoved)
+				}
+			}
+			in, out, _ := mn.esp.snapshot()
+			for _, s := range append(in, out...) {
+				if s.Local.Addr() != addr(mnMoved) {
+					t.Errorf("initiator's ESP SA %08x at %s", s.SPI, s.Local)
+				}
+			}
+			checkChildPair(t, mn, ha, a.Children[0].InSPI)
+			checkChildPair(t, ha, mn, a.Children[0].OutSPI)
+			if src.lost.Load() == 0 {
+				t.Error("no answer was lost: the test proves nothing")
+			}
+			src.lose.Store(false)
+			select {
+			case err := <-answered:
+				if err != nil {
+					t.Fatalf("answered: %v", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the retransmitted update was never answered")
+			}
+			if a := mn.only(); a.Local.Addr() != addr(mnMoved) || a.Children[0].Local != addr(mnMoved) {
+				t.Errorf("initiator after the answer: %s, child from %s", a.Local, a.Children[0].Local)
+			}
+			if s := mn.stats(); s.Retransmits == 0 {
+				t.Errorf("no retransmission: %+v", s)
+			}
+			if mode == ModeTunnel {
+				espEcho(t, mn, ha, "answered")
+			}
+		})
+	}
+}
+
+// TestMOBIKEXUpdateAheadRefused: a refused update (the responder's policy
+// keeps the peer on its address: DOES_NOT_FIT_SPD) moves this side back
+// where it was, and the SAs work as before; an update never answered
+// closes the IKE SA as a dead peer does.
+func TestMOBIKEXUpdateAheadRefused(t *testing.T) {
+	t.Run("refused", func(t *testing.T) {
+		mn, ha, _ := mxPair(t, func(mc, hc *Config) {
+			transport(mc, hc)
+			hc.Peers[0].Addresses = []netip.Prefix{netip.MustParsePrefix(mnAddr + "/32")}
+		})
+		info := up(t, mn)
+		mn.addAddress(mnMoved)
+		before := state(mn, ha)
+		answered, err := mn.e.UpdateAddressAhead(ctx(t), info.LocalSPI, addr(mnAddr), addr(mnMoved))
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-answered:
+			var mxErr *mobikex.Error
+			if !errors.As(err, &mxErr) || mxErr.Type != ikev2.NotifyDoesNotFitSPD || !errors.Is(err, ErrRefused) {
+				t.Fatalf("answered %v, want a refusal with DOES_NOT_FIT_SPD", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no answer")
+		}
+		if got := state(mn, ha); got != before {
+			t.Errorf("after the refusal:\n%s\nwant\n%s", got, before)
+		}
+		if !strings.Contains(mn.log.String(), "moving back") {
+			t.Error("no warning logged for the refusal")
+		}
+		checkChildPair(t, mn, ha, info.Children[0].InSPI)
+		// The SA still works: an update that fits goes through.
+		ha2 := addr("10.0.0.12")
+		ha.addAddress(ha2.String())
+		if err := ha.e.UpdateAddress(ctx(t), ha.only().LocalSPI, addr(haAddr), ha2); err != nil {
+			t.Fatalf("the SA after the refusal: %v", err)
+		}
+	})
+	t.Run("unanswered", func(t *testing.T) {
+		mn, _, _ := mxPair(t, nil)
+		src := &espSources{}
+		mn.net.Drop = src.drop
+		info := up(t, mn)
+		mn.addAddress(mnMoved)
+		src.lose.Store(true)
+		answered, err := mn.e.UpdateAddressAhead(ctx(t), info.LocalSPI, addr(mnAddr), addr(mnMoved))
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-answered:
+			if !errors.Is(err, ErrPeerDead) {
+				t.Fatalf("answered %v, want the peer dead", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no end to the unanswered update")
+		}
+		if s := mn.sas(); len(s) != 0 {
+			t.Errorf("SAs left after the dead peer: %v", s)
+		}
+	})
+	t.Run("MOBIKE only", func(t *testing.T) {
+		mn, _, _ := pair(t, func(mc, hc *Config) { mc.MOBIKE, hc.MOBIKE = true, true })
+		info := up(t, mn)
+		mn.addAddress(mnMoved)
+		if _, err := mn.e.UpdateAddressAhead(ctx(t), info.LocalSPI, addr(mnAddr), addr(mnMoved)); !errors.Is(err, ErrNoMOBIKEX) {
+			t.Errorf("UpdateAddressAhead on a MOBIKE SA: %v, want ErrNoMOBIKEX", err)
+		}
+		if a := mn.only(); a.Local.Addr() != addr(mnAddr) {
+			t.Errorf("the SA moved: %s", a.Local)
+		}
+	})
 }
