@@ -40,14 +40,20 @@ func (k moverKind) String() string {
 type moverOp struct {
 	kind     moverKind
 	old, new netip.Addr // moveSAs
-	addr     netip.Addr // addAddress, removeAddress
-	iface    string     // addAddress, removeAddress: the IPSEC_INTERFACES entry
+	// ahead (moveSAs): MoveAhead, the move of the deregistration from
+	// home (see below).
+	ahead bool
+	addr  netip.Addr // addAddress, removeAddress
+	iface string     // addAddress, removeAddress: the IPSEC_INTERFACES entry
 }
 
 // call makes the call.
 func (op *moverOp) call(ctx context.Context, m secure.Mover) error {
 	switch op.kind {
 	case moveSAs:
+		if op.ahead {
+			return m.MoveAhead(ctx, op.old, op.new)
+		}
 		return m.MoveTo(ctx, op.old, op.new)
 	case addAddress:
 		return m.AddAddress(ctx, op.addr)
@@ -81,6 +87,15 @@ type ipsecIface struct {
 // accepted reply through a foreign agent (the mobile keeps the home
 // address there) sets ipsecWant to the home address, and the SAs go back
 // to it in the background.
+//
+// Coming home from a co-located address the SAs move with MoveAhead: the
+// home agent's answer to the home address would go through the tunnel to
+// the care-of address the mobile left (the binding lasts until the
+// deregistration), so the mobile moves its SAs as the request leaves and
+// sends the deregistration right after, inside them. Should the
+// deregistration reach the home agent before the move (it is dropped
+// there, in ESP from an address the SAs do not have yet), the
+// retransmission sends it again.
 //
 // One call of the Mover is in flight at a time (moving); a wanted move
 // goes before the offers of IPSEC_INTERFACES addresses. An interface
@@ -127,6 +142,8 @@ func (l *Loop) runMover(now time.Time) {
 	var op *moverOp
 	if l.ipsecWant.IsValid() {
 		op = &moverOp{kind: moveSAs, old: l.ipsecAddr, new: l.ipsecWant}
+		p := l.pending
+		op.ahead = p != nil && p.dereg && p.via == nil && p.src == op.new
 	}
 	for _, f := range l.ifaces {
 		if op != nil {
@@ -171,7 +188,7 @@ func (l *Loop) onMover(ev moverEvent, now time.Time) {
 			l.ipsecAddr = op.new
 			l.stats.IPsec.Moves++
 			l.log.Info("IPsec SAs moved", logging.KeyHome, l.cfg.Home, logging.KeyHA, l.cfg.HA,
-				"from", op.old, "ipsec_address", op.new)
+				"from", op.old, "ipsec_address", op.new, "ahead", op.ahead)
 			return
 		}
 		l.stats.IPsec.MoveFailed++

@@ -114,6 +114,11 @@ func (m *fakeMover) MoveTo(ctx context.Context, old, new netip.Addr) error {
 	return m.answer(ctx)
 }
 
+func (m *fakeMover) MoveAhead(ctx context.Context, old, new netip.Addr) error {
+	m.j.add("ahead %s>%s", old, new)
+	return m.answer(ctx)
+}
+
 func (m *fakeMover) AddAddress(ctx context.Context, addr netip.Addr) error {
 	m.j.add("add %s", addr)
 	return m.answer(ctx)
@@ -258,6 +263,7 @@ func (p *protBed) ipsecStats() IPsecStats {
 var (
 	moveToColoc = fmt.Sprintf("move %s>%s", homeAddr, coa)
 	moveHome    = fmt.Sprintf("move %s>%s", coa, homeAddr)
+	aheadHome   = fmt.Sprintf("ahead %s>%s", coa, homeAddr)
 	sendColoc   = fmt.Sprintf("send %s from %s", haAddr, coa)
 	sendHome    = fmt.Sprintf("send %s from %s", haAddr, homeAddr)
 )
@@ -343,14 +349,16 @@ func TestIPsecMoveFails(t *testing.T) {
 }
 
 // Coming home from a co-located address, the SAs move back to the home
-// address before the deregistration is sent.
-func TestIPsecHomeMovesBackFirst(t *testing.T) {
+// address with MoveAhead (the home agent's answer could only reach the
+// home address after the deregistration), and the deregistration is sent
+// as soon as the move has left, in the same turn of the loop.
+func TestIPsecHomeMovesAhead(t *testing.T) {
 	p := newProtBed(t, testConfig(), nil)
 	p.colocated()
 	p.mover.set(nil, true)
 	p.move(p.home)
 	p.ha.advertise(1000)
-	p.j.waitFor(t, moveHome)
+	p.j.waitFor(t, aheadHome)
 	p.ha.noRequest()
 	if s := p.status(); s.State != StateDeregistering || s.IPsecAddr != coa {
 		t.Errorf("status while the SAs move home: %+v", s)
@@ -360,13 +368,40 @@ func TestIPsecHomeMovesBackFirst(t *testing.T) {
 	if req.Lifetime != 0 || from.Addr() != homeAddr {
 		t.Errorf("deregistration lifetime %d from %s", req.Lifetime, from)
 	}
-	if got, want := p.j.list(), []string{moveToColoc, sendColoc, moveHome, sendHome}; !slices.Equal(got, want) {
+	if got, want := p.j.list(), []string{moveToColoc, sendColoc, aheadHome, sendHome}; !slices.Equal(got, want) {
 		t.Errorf("journal %q, want %q", got, want)
+	}
+	if st := p.stats(); st.Requests != 2 || st.SendsHeld != 0 || st.IPsec.Moves != 2 {
+		t.Errorf("the deregistration waited: requests %d, held %d, moves %d", st.Requests, st.SendsHeld, st.IPsec.Moves)
 	}
 	p.haReply(req, true)
 	if s := p.waitState(StateHome); s.IPsecAddr != homeAddr {
 		t.Errorf("IPsec address %s at home", s.IPsecAddr)
 	}
+}
+
+// Coming home, a deregistration the home agent dropped (it overtook the
+// move of the SAs) is sent again by the retransmission, from the home
+// address, without another move.
+func TestIPsecHomeDeregistrationRetried(t *testing.T) {
+	p := newProtBed(t, testConfig(), nil)
+	p.colocated()
+	p.move(p.home)
+	p.ha.advertise(1000)
+	req, from := p.ha.request()
+	if req.Lifetime != 0 || from.Addr() != homeAddr {
+		t.Fatalf("deregistration lifetime %d from %s", req.Lifetime, from)
+	}
+	p.advance(time.Second) // RetryInterval: the first one went unanswered
+	req, from = p.ha.request()
+	if req.Lifetime != 0 || from.Addr() != homeAddr {
+		t.Errorf("retransmission lifetime %d from %s", req.Lifetime, from)
+	}
+	if got, want := p.j.list(), []string{moveToColoc, sendColoc, aheadHome, sendHome, sendHome}; !slices.Equal(got, want) {
+		t.Errorf("journal %q, want %q", got, want)
+	}
+	p.haReply(req, true)
+	p.waitState(StateHome)
 }
 
 // Moving from a co-located address to a foreign agent, the request goes

@@ -97,11 +97,20 @@ type Guard struct {
 	// RemoveAddress, and the offers to an SA just brought up).
 	moving sync.Mutex
 
-	mu        sync.Mutex // endpoints and extra
+	mu        sync.Mutex // endpoints, extra, from and attempts
 	endpoints map[netip.Addr]*Endpoint
 	// extra are the addresses AddAddress offered, each with the IKE SAs
 	// (local SPIs) that took it.
 	extra map[netip.Addr]map[ikev2.SPI]bool
+	// from is the address the SAs with the Initiate peers are brought up
+	// from since a move (zero before any: the engine's choice among the
+	// sockets, Options.Local's first).
+	from netip.Addr
+	// attempts cancel the keepers' attempts in progress, for a move that
+	// brings the SAs up from another address itself.
+	attempts map[*initiator]context.CancelFunc
+	// settling counts the moves sent ahead whose answers are awaited.
+	settling sync.WaitGroup
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -137,7 +146,8 @@ func Open(opts Options) (*Guard, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Guard{log: log, mode: mode, initiators: pl.initiators, endpoints: make(map[netip.Addr]*Endpoint), extra: make(map[netip.Addr]map[ikev2.SPI]bool)}
+	g := &Guard{log: log, mode: mode, initiators: pl.initiators, endpoints: make(map[netip.Addr]*Endpoint),
+		extra: make(map[netip.Addr]map[ikev2.SPI]bool), attempts: make(map[*initiator]context.CancelFunc)}
 	ok := false
 	defer func() {
 		if !ok {
@@ -223,6 +233,7 @@ func (g *Guard) Close() error {
 	g.closeOnce.Do(func() {
 		g.cancel()
 		g.keepers.Wait()
+		g.settling.Wait()
 		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 		// No new IKE SAs while the old ones go: a peer that sees its SA
 		// deleted brings it up again at once, and would find this side
@@ -308,12 +319,25 @@ func (g *Guard) keep(in *initiator) {
 	backoff := MinRetry
 	for {
 		wait := recheck
-		info, fresh, err := g.ensure(g.ctx, in)
+		actx, cancel := context.WithCancel(g.ctx)
+		g.mu.Lock()
+		g.attempts[in] = cancel
+		g.mu.Unlock()
+		info, fresh, err := g.ensure(actx, in)
+		g.mu.Lock()
+		delete(g.attempts, in)
+		g.mu.Unlock()
+		aborted := actx.Err() != nil
+		cancel()
 		switch {
-		case err != nil:
+		case err != nil && aborted:
+			// A move brings the SAs up from its address itself (or
+			// the guard closes); it pokes the keeper when done.
 			if g.ctx.Err() != nil {
 				return
 			}
+			backoff = MinRetry
+		case err != nil:
 			g.log.Warn("IPsec SAs not up, retrying", "peer", in.addr, "retry", backoff, logging.KeyErr, err)
 			wait = backoff
 			backoff = min(2*backoff, MaxRetry)
@@ -367,6 +391,25 @@ func (g *Guard) ensureLocked(ctx context.Context, in *initiator) (info ike.SAInf
 		return info, false, err
 	}
 	g.log.Info("IPsec SAs up", "peer", in.addr, "local", info.Local.Addr())
+	g.mu.Lock()
+	from := g.from
+	g.mu.Unlock()
+	if from.IsValid() && info.Local.Addr() != from {
+		// The engine brought the SA up from another of the host's
+		// sockets (the first that reaches the peer): it goes where the
+		// host's signalling is now.
+		if err := g.eng.UpdateAddress(ctx, info.LocalSPI, info.Local.Addr(), from); err != nil {
+			return info, true, fmt.Errorf("secure: moving the new SAs with %s from %s to %s: %w", in.addr, info.Local.Addr(), from, err)
+		}
+		g.log.Info("IPsec SAs moved", "peer", in.addr, "from", info.Local.Addr(), "to", from)
+		if sas, err := g.eng.SAs(ctx); err == nil {
+			for _, sa := range sas {
+				if sa.LocalSPI == info.LocalSPI {
+					info = sa
+				}
+			}
+		}
+	}
 	return info, true, nil
 }
 
@@ -421,7 +464,9 @@ func (g *Guard) drop(ctx context.Context, addr netip.Addr) error {
 		return err
 	}
 	for _, sa := range sas {
-		if sa.Local.Addr() == addr {
+		// An attempt still half-open from addr is given up: its
+		// IKE_SA_INIT goes nowhere without the socket and times out.
+		if sa.State == ike.StateEstablished && sa.Local.Addr() == addr {
 			return nil
 		}
 	}
@@ -461,7 +506,31 @@ func (g *Guard) established(ctx context.Context) ([]ike.SAInfo, error) {
 // with a peer this side brings SAs up with, MoveTo deletes the SA and
 // brings up a new one from new (one more IKE_SA_INIT); with others the
 // error wraps ike.ErrNoMOBIKEX and the SA stays where it was.
+//
+// An Initiate peer with no SA yet (a mobile node started away from home,
+// whose attempts from its home address go unanswered) has its SAs brought
+// up from new: the keeper's attempt in progress is given up, the sockets
+// on old are closed, and MoveTo returns when the new SAs are up (or ctx
+// ends), so that the peer is Ready then. After a move, SAs with the
+// Initiate peers are brought up from new whenever they are brought up
+// again.
 func (g *Guard) MoveTo(ctx context.Context, old, new netip.Addr) error {
+	return g.move(ctx, old, new, false)
+}
+
+// MoveAhead implements Mover: MoveTo, except that an IKE SA speaking
+// MOBIKE-X moves with ike UpdateAddressAhead: this side's SAs are on new
+// as the UPDATE_SA_ADDRESSES leaves, and MoveAhead returns then, without
+// the peer's answer. The sockets on old stay until the answers came; a
+// refusal moves the SAs back to old (logged). SAs that cannot move
+// (RFC 4555 MOBIKE only) and Initiate peers without SAs are handled as
+// MoveTo does, waiting for the new SAs.
+func (g *Guard) MoveAhead(ctx context.Context, old, new netip.Addr) error {
+	return g.move(ctx, old, new, true)
+}
+
+// move is MoveTo (ahead false) and MoveAhead.
+func (g *Guard) move(ctx context.Context, old, new netip.Addr, ahead bool) error {
 	g.moving.Lock()
 	defer g.moving.Unlock()
 	old, new = old.Unmap(), new.Unmap()
@@ -475,13 +544,28 @@ func (g *Guard) MoveTo(ctx context.Context, old, new netip.Addr) error {
 	if err != nil {
 		return err
 	}
+	up := map[*initiator]bool{}
+	for _, sa := range sas {
+		if in := g.initiatorOf(sa); in != nil {
+			up[in] = true
+		}
+	}
 	var errs []error
 	var renew []*initiator
+	var answers []<-chan error
 	for _, sa := range sas {
 		if sa.Local.Addr() != old {
 			continue
 		}
-		err := g.eng.UpdateAddress(ctx, sa.LocalSPI, old, new)
+		var err error
+		if ahead {
+			var answered <-chan error
+			if answered, err = g.eng.UpdateAddressAhead(ctx, sa.LocalSPI, old, new); err == nil {
+				answers = append(answers, answered)
+			}
+		} else {
+			err = g.eng.UpdateAddress(ctx, sa.LocalSPI, old, new)
+		}
 		in := g.initiatorOf(sa)
 		if in != nil && (errors.Is(err, ike.ErrNoMOBIKEX) || errors.Is(err, ike.ErrNoMOBIKE)) {
 			// The peer cannot move transport-mode SAs: a new IKE SA
@@ -501,20 +585,98 @@ func (g *Guard) MoveTo(ctx context.Context, old, new netip.Addr) error {
 			errs = append(errs, fmt.Errorf("secure: moving the SAs with %s to %s: %w", sa.Remote.Addr(), new, err))
 			continue
 		}
-		g.log.Info("IPsec SAs moved", "peer", sa.Remote.Addr(), "from", old, "to", new)
+		if ahead {
+			g.log.Info("IPsec SAs moved ahead of the peer's answer", "peer", sa.Remote.Addr(), "from", old, "to", new)
+		} else {
+			g.log.Info("IPsec SAs moved", "peer", sa.Remote.Addr(), "from", old, "to", new)
+		}
 	}
-	if err := g.drop(ctx, old); err != nil {
-		errs = append(errs, err)
+	// The Initiate peers without SAs get theirs from new.
+	var fresh []*initiator
+	for _, in := range g.initiators {
+		if !up[in] {
+			fresh = append(fresh, in)
+		}
+	}
+	if len(errs) == 0 {
+		g.mu.Lock()
+		g.from = new
+		g.mu.Unlock()
+	}
+	if len(answers) == 0 {
+		if err := g.drop(ctx, old); err != nil {
+			errs = append(errs, err)
+		}
+	} else {
+		g.settle(answers, old, new)
 	}
 	for _, in := range renew {
 		if _, _, err := g.ensureLocked(ctx, in); err != nil {
 			errs = append(errs, fmt.Errorf("secure: new SAs with %s from %s: %w", in.addr, new, err))
 		}
 	}
+	for _, in := range fresh {
+		if slices.Contains(renew, in) {
+			continue
+		}
+		g.mu.Lock()
+		if cancel := g.attempts[in]; cancel != nil {
+			cancel() // the keeper's attempt from old
+		}
+		g.mu.Unlock()
+		in.mu.Lock()
+		_, brought, err := g.ensureLocked(ctx, in)
+		in.mu.Unlock()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("secure: SAs with %s from %s: %w", in.addr, new, err))
+			continue
+		}
+		if brought {
+			g.log.Info("IPsec SAs brought up from the new address", "peer", in.addr, "from", new)
+		}
+	}
 	for _, in := range g.initiators {
 		in.poke()
 	}
 	return errors.Join(errs...)
+}
+
+// settle waits, in the background, for the answers to the moves MoveAhead
+// sent, then closes the sockets on old unless an SA moved back there. A
+// refused move makes old again the address SAs are brought up from.
+func (g *Guard) settle(answers []<-chan error, old, new netip.Addr) {
+	g.settling.Go(func() {
+		refused := false
+		for _, answered := range answers {
+			select {
+			case err := <-answered:
+				if err != nil {
+					refused = true
+					g.log.Warn("IPsec move sent ahead failed", "from", old, "to", new, logging.KeyErr, err)
+				}
+			case <-g.ctx.Done():
+				return
+			}
+		}
+		g.moving.Lock()
+		defer g.moving.Unlock()
+		if g.ctx.Err() != nil {
+			return
+		}
+		if refused {
+			g.mu.Lock()
+			if g.from == new {
+				g.from = old
+			}
+			g.mu.Unlock()
+		}
+		if err := g.drop(g.ctx, old); err != nil {
+			g.log.Warn("IPsec sockets not closed", "addr", old, logging.KeyErr, err)
+		}
+		for _, in := range g.initiators {
+			in.poke()
+		}
+	})
 }
 
 // initiatorOf returns the keeper of the peer of an IKE SA this side

@@ -466,7 +466,11 @@ func (p *pcapture) count(filter string) int {
 		p.done = true
 		_ = p.cmd.Process.Signal(syscall.SIGINT)
 		if !waitFor(3*time.Second, func() bool { return strings.Contains(p.out.String(), "packets captured") }) {
-			p.t.Fatalf("tcpdump did not stop: %s", p.out.String())
+			// tcpdump may sleep in poll until the next packet wakes
+			// it; with -U every packet it captured is in the file
+			// already.
+			p.t.Logf("tcpdump did not stop on SIGINT, killed: %s", p.out.String())
+			_ = p.cmd.Process.Kill()
 		}
 	}
 	out, err := exec.Command("tcpdump", "-nn", "-r", p.file, filter).Output()

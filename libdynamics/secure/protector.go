@@ -45,8 +45,17 @@ type Mover interface {
 	// MoveTo moves every SA this host has on old to new (MOBIKE-X
 	// UPDATE_SA_ADDRESSES with OLD_IP/NEW_IP; RFC 4555 MOBIKE when the
 	// peer only speaks that) and returns when the peer has answered, so
-	// that a registration sent next travels inside ESP from new.
+	// that a registration sent next travels inside ESP from new. With no
+	// SA yet with a peer this host brings SAs up with, it brings them up
+	// from new and returns when they are up.
 	MoveTo(ctx context.Context, old, new netip.Addr) error
+	// MoveAhead is MoveTo for a host that cannot hear the peer's answer
+	// at new before the registration sent next has gone through (the
+	// mobile node coming home: its home agent tunnels the home address
+	// to the care-of address until the deregistration): this host's SAs
+	// move to new as the request leaves, and MoveAhead returns then. The
+	// exchange goes on in the background; a refusal moves the SAs back.
+	MoveAhead(ctx context.Context, old, new netip.Addr) error
 	// AddAddress offers addr (a second interface's) to the SAs' peers
 	// (ADD_SA_ADDRESS); RemoveAddress withdraws it (REMOVE_SA_ADDRESS)
 	// when its link goes.
