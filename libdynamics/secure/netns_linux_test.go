@@ -464,13 +464,12 @@ func (p *pcapture) count(filter string) int {
 	p.t.Helper()
 	if !p.done {
 		p.done = true
+		// tcpdump may still hold packets it has not written: time to
+		// write them before it is told to stop.
+		time.Sleep(500 * time.Millisecond)
 		_ = p.cmd.Process.Signal(syscall.SIGINT)
-		if !waitFor(3*time.Second, func() bool { return strings.Contains(p.out.String(), "packets captured") }) {
-			// tcpdump may sleep in poll until the next packet wakes
-			// it; with -U every packet it captured is in the file
-			// already.
-			p.t.Logf("tcpdump did not stop on SIGINT, killed: %s", p.out.String())
-			_ = p.cmd.Process.Kill()
+		if !waitFor(5*time.Second, func() bool { return strings.Contains(p.out.String(), "packets captured") }) {
+			p.t.Logf("tcpdump did not report stopping: %s", p.out.String())
 		}
 	}
 	out, err := exec.Command("tcpdump", "-nn", "-r", p.file, filter).Output()
