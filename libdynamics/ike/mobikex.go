@@ -1069,6 +1069,7 @@ func (e *Engine) UpdateAddress(ctx context.Context, spi ikev2.SPI, old, new neti
 		for _, c := range sa.children {
 			transport = transport || c.mode == ModeTransport
 		}
+		sa.follow(old, new)
 	})
 	if err != nil {
 		return err
@@ -1158,6 +1159,7 @@ func (e *Engine) UpdateAddressAhead(ctx context.Context, spi ikev2.SPI, old, new
 		if e.sockFor(new, sa.natt) == nil {
 			return fmt.Errorf("%w: %s (NAT-T %v)", ErrNoSocket, new, sa.natt)
 		}
+		sa.follow(old, new)
 		set := mobikex.Set{ID: e.nextSetID(), Actions: []mobikex.Action{{Kind: mobikex.ActionUpdate,
 			IPs: []mobikex.IP{{Addr: old, Old: true}, {Addr: new, New: true}}}}}
 		sa.enqueue(sa.aheadTask(set, old, new, func(err error) { done(struct{}{}, err) }, tell))
@@ -1265,4 +1267,26 @@ func (sa *ikeSA) moveBack(id uint32, new, old netip.Addr) {
 		return
 	}
 	sa.commit(pl, v, via)
+}
+
+// follow sends the request outstanding on the IKE SA again, now, from the
+// socket on new when it was sent from the SA's socket on old: this side's
+// address changed while an exchange was in progress, and its
+// retransmissions leave from the new address (RFC 4555 section 3.5; the
+// peer answers a request, or its retransmission from the cache, to the
+// address it came from). The mobile node that came home and at once
+// leaves again still gets the answer to the update it sent from home,
+// which its next update waits for.
+func (sa *ikeSA) follow(old, new netip.Addr) {
+	r := sa.pending
+	if r == nil || r.soft || r.sock != sa.sock || sa.sock.local.Addr() != old {
+		return
+	}
+	k := sa.e.sockFor(new, sa.natt)
+	if k == nil {
+		return
+	}
+	r.sock = k
+	sa.logger().Info("IKE request outstanding: sent again from the new address", "exchange", r.exch, "id", r.id, "from", k.local)
+	sa.e.send(k, r.raw, r.to)
 }

@@ -1145,3 +1145,50 @@ func TestMOBIKEXUpdateAheadRefused(t *testing.T) {
 		}
 	})
 }
+
+// TestMOBIKEXUpdateAheadThenMove: the mobile that came home leaves again
+// before the answer to its update from home came (it never will there):
+// the next update sends the outstanding request again from the address it
+// moves to (RFC 4555 section 3.5), where the responder's answer from its
+// cache reaches it, and then moves the SAs there.
+func TestMOBIKEXUpdateAheadThenMove(t *testing.T) {
+	const third = "10.0.0.4"
+	mn, ha, _ := mxPair(t, func(mc, hc *Config) {
+		mc.Retransmit = time.Second
+		transport(mc, hc)
+	})
+	src := &espSources{}
+	mn.net.Drop = src.drop
+	info := up(t, mn)
+	mn.addAddress(mnMoved)
+	mn.addAddress(third)
+	src.lose.Store(true)
+	answered, err := mn.e.UpdateAddressAhead(ctx(t), info.LocalSPI, addr(mnAddr), addr(mnMoved))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the responder's SAs on the second address", func() bool { return ha.only().Remote.Addr() == addr(mnMoved) })
+	start := time.Now()
+	if err := mn.e.UpdateAddress(ctx(t), info.LocalSPI, addr(mnMoved), addr(third)); err != nil {
+		t.Fatalf("the next update: %v", err)
+	}
+	if d := time.Since(start); d > 900*time.Millisecond {
+		t.Errorf("the next update took %v: it waited for a retransmission", d)
+	}
+	select {
+	case err := <-answered:
+		if err != nil {
+			t.Errorf("the update sent ahead: %v", err)
+		}
+	default:
+		t.Error("the update sent ahead was not answered before the next one")
+	}
+	a, b := mn.only(), ha.only()
+	if a.Local.Addr() != addr(third) || b.Remote.Addr() != addr(third) || !slices.Equal(b.Children[0].RemoteTS, host(third)) {
+		t.Errorf("after the second update: initiator %s, responder %s %v", a.Local, b.Remote, b.Children[0].RemoteTS)
+	}
+	checkChildPair(t, mn, ha, a.Children[0].InSPI)
+	if src.lost.Load() == 0 {
+		t.Error("no answer was lost: the test proves nothing")
+	}
+}

@@ -36,6 +36,12 @@ const (
 	recheck = 10 * time.Second
 	// closeTimeout bounds the deletes Close sends.
 	closeTimeout = 2 * time.Second
+	// aheadGrace is how long MoveAhead gives the peer to apply the move
+	// it sent before it returns (unless the answer comes first): the
+	// datagrams the caller sends next travel in ESP beside the IKE
+	// request, and the peer's data path would drop those that overtake
+	// it.
+	aheadGrace = 50 * time.Millisecond
 )
 
 // Options are what Open needs besides the configuration file's part.
@@ -520,8 +526,10 @@ func (g *Guard) MoveTo(ctx context.Context, old, new netip.Addr) error {
 
 // MoveAhead implements Mover: MoveTo, except that an IKE SA speaking
 // MOBIKE-X moves with ike UpdateAddressAhead: this side's SAs are on new
-// as the UPDATE_SA_ADDRESSES leaves, and MoveAhead returns then, without
-// the peer's answer. The sockets on old stay until the answers came; a
+// as the UPDATE_SA_ADDRESSES leaves, and MoveAhead returns without the
+// peer's answer, once the peer had aheadGrace to apply the move (so that
+// the datagrams sent next do not overtake it), or when the answer came
+// sooner. The sockets on old stay until the answers came; a
 // refusal moves the SAs back to old (logged). SAs that cannot move
 // (RFC 4555 MOBIKE only) and Initiate peers without SAs are handled as
 // MoveTo does, waiting for the new SAs.
@@ -608,7 +616,14 @@ func (g *Guard) move(ctx context.Context, old, new netip.Addr, ahead bool) error
 			errs = append(errs, err)
 		}
 	} else {
-		g.settle(answers, old, new)
+		all := g.settle(answers, old, new)
+		t := time.NewTimer(aheadGrace)
+		select {
+		case <-all:
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
 	}
 	for _, in := range renew {
 		if _, _, err := g.ensureLocked(ctx, in); err != nil {
@@ -642,9 +657,11 @@ func (g *Guard) move(ctx context.Context, old, new netip.Addr, ahead bool) error
 }
 
 // settle waits, in the background, for the answers to the moves MoveAhead
-// sent, then closes the sockets on old unless an SA moved back there. A
-// refused move makes old again the address SAs are brought up from.
-func (g *Guard) settle(answers []<-chan error, old, new netip.Addr) {
+// sent (all is closed when they came), then closes the sockets on old
+// unless an SA moved back there. A refused move makes old again the
+// address SAs are brought up from.
+func (g *Guard) settle(answers []<-chan error, old, new netip.Addr) (all <-chan struct{}) {
+	done := make(chan struct{})
 	g.settling.Go(func() {
 		refused := false
 		for _, answered := range answers {
@@ -658,6 +675,7 @@ func (g *Guard) settle(answers []<-chan error, old, new netip.Addr) {
 				return
 			}
 		}
+		close(done)
 		g.moving.Lock()
 		defer g.moving.Unlock()
 		if g.ctx.Err() != nil {
@@ -677,6 +695,7 @@ func (g *Guard) settle(answers []<-chan error, old, new netip.Addr) {
 			in.poke()
 		}
 	})
+	return done
 }
 
 // initiatorOf returns the keeper of the peer of an IKE SA this side
