@@ -21,12 +21,18 @@ const protPingInterval = 10 * time.Millisecond
 
 // protRoute are the moves of the protected scenarios, from home. On the
 // flat bed the mobile also takes a co-located care-of address, which moves
-// its IKE SA with the home agent by MOBIKE-X; on the hierarchical bed the
-// moves between fa1 and fa2 stay under gfa.
+// its IKE SA with the home agent by MOBIKE-X, and comes home from it (the
+// SAs move back ahead of the home agent's answer, which only reaches the
+// home address once the deregistration removed the binding); on the
+// hierarchical bed the moves between fa1 and fa2 stay under gfa.
 var protRoute = map[bool][]string{
-	false: {testbed.AtFA1, testbed.AtFA2, testbed.AtColocated, testbed.AtFA1, testbed.AtHome},
+	false: {testbed.AtFA1, testbed.AtFA2, testbed.AtColocated, testbed.AtHome, testbed.AtColocated, testbed.AtFA1, testbed.AtHome},
 	true:  {testbed.AtFA1, testbed.AtFA2, testbed.AtFA1, testbed.AtHome},
 }
+
+// homecomingBound is how soon after the mobile comes home from a
+// co-located address the home agent must have dropped its binding.
+const homecomingBound = 3 * time.Second
 
 // unprotectedCounter is the home agent's count of registration messages
 // dropped because they came in clear from a peer whose signalling must
@@ -299,6 +305,9 @@ func (s *protRun) roam(t *testing.T) {
 		if err := s.bed.Move(where); err != nil {
 			t.Fatal(err)
 		}
+		if m.from == testbed.AtColocated && m.to == testbed.AtHome {
+			s.homecoming(t, m)
+		}
 		r, err := s.ping.WaitReply(time.Now(), recoverBound)
 		if err != nil {
 			s.moves = append(s.moves, m)
@@ -328,6 +337,34 @@ func (s *protRun) roam(t *testing.T) {
 		if n, err := s.unprotected(); err != nil || n != 0 {
 			t.Errorf("after the move %s -> %s the home agent's %s is %d (%v), want 0", m.from, m.to, unprotectedCounter, n, err)
 		}
+	}
+}
+
+// homecoming checks that the home agent drops the mobile's binding within
+// homecomingBound of its coming home from the co-located address, and logs
+// when it did.
+func (s *protRun) homecoming(t *testing.T, m handoff) {
+	t.Helper()
+	home := netip.MustParseAddr(testbed.HomeAddr)
+	for {
+		list, err := s.haMon.GetTunnels(apiTimeout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bound := false
+		for _, tn := range list {
+			bound = bound || tn.Home == home
+		}
+		took := time.Since(m.at)
+		if !bound {
+			t.Logf("moved %s -> %s: the home agent's binding went after %.0f ms (IPsec %v)", m.from, m.to, ms(took), s.ipsec)
+			return
+		}
+		if took > homecomingBound {
+			t.Errorf("moved %s -> %s: the home agent still binds the mobile %v after it came home: %+v", m.from, m.to, took.Round(time.Millisecond), list)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -587,7 +624,7 @@ func (s *protRun) decrypted(t *testing.T) {
 	if len(seen) == 0 {
 		t.Fatal("the daemons logged no IKE keys")
 	}
-	updates := 0
+	updates, homeUpdates := 0, 0
 	for _, file := range s.pcaps {
 		auth := tsharktest.Fields(t, file, append(slices.Clone(args), "-Y", "isakmp.exchangetype == 35"),
 			"frame.number", "isakmp.auth.method")
@@ -601,11 +638,18 @@ func (s *protRun) decrypted(t *testing.T) {
 			if len(r) == 2 && last(r[0]) == testbed.ColocatedAddr && last(r[1]) == testbed.HAAddr {
 				updates++
 			}
+			if len(r) == 2 && last(r[0]) == testbed.HomeAddr && last(r[1]) == testbed.HAAddr {
+				homeUpdates++
+			}
 		}
 	}
-	t.Logf("%d IKE SAs in the key logs; %d UPDATE_SA_ADDRESSES from the co-located address", len(seen), updates)
+	t.Logf("%d IKE SAs in the key logs; %d UPDATE_SA_ADDRESSES from the co-located address, %d from the home address",
+		len(seen), updates, homeUpdates)
 	if !s.hier && updates == 0 {
 		t.Error("no UPDATE_SA_ADDRESSES from the mobile's co-located address to the home agent: its SA did not move with it")
+	}
+	if !s.hier && homeUpdates == 0 {
+		t.Error("no UPDATE_SA_ADDRESSES from the mobile's home address to the home agent: its SA did not come home with it")
 	}
 }
 

@@ -158,7 +158,13 @@
 //     Ready and is otherwise held, and its retransmission tries the move
 //     again. Through a foreign agent the mobile keeps its home address:
 //     the request goes at once, and after the accepted reply the SAs move
-//     back to the home address in the background. Successful moves count
+//     back to the home address in the background. Coming home from a
+//     co-located address the move is Mover.MoveAhead: the home agent's
+//     answer to the home address would go into the tunnel to the care-of
+//     address left, until the deregistration removes the binding, so the
+//     SAs move as the request leaves and the deregistration follows at
+//     once (should it overtake the move at the home agent and be dropped,
+//     its retransmission goes again). Successful moves count
 //     ipsec.moves.
 //   - IPSEC_INTERFACES. Further interfaces whose IPv4 address is offered
 //     to the SAs' peers (Mover.AddAddress, MOBIKE-X ADD_SA_ADDRESS) while

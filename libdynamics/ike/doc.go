@@ -12,9 +12,9 @@
 // bound to its address), an esp.Kernel, a Clock and a logger. One goroutine
 // per socket reads and parses; one loop owns every IKE SA, its timers and
 // the ESP state. Operations (Initiate, CreateChild, RekeyChild, RekeyIKE,
-// DeleteChild, Delete, Liveness, Move, UpdateAddress, AddAddress,
-// RemoveAddress, Exchange, SetMOBIKEVersion, AddSocket, RemoveSocket) enter
-// the loop and wait for the exchange they start; Do runs a function in the loop
+// DeleteChild, Delete, Liveness, Move, UpdateAddress, UpdateAddressAhead,
+// AddAddress, RemoveAddress, Exchange, SetMOBIKEVersion, AddSocket,
+// RemoveSocket) enter the loop and wait for the exchange they start; Do runs a function in the loop
 // with the State view (SAs, Stats). Tests run two engines over
 // internal/memnet with a fake esp.Kernel that seals and opens ESP through
 // the engines' Muxes.
@@ -149,6 +149,14 @@
 // this side's address of the IKE SA leaves from the new address (a socket
 // there must exist). The requester applies each set the peer accepted to
 // its own SAs in the same way, and closes what CLOSING_SA names.
+// UpdateAddressAhead is the update for a host that cannot hear the answer
+// before it has moved (a mobile node coming home, whose home agent tunnels
+// the home address away until the deregistration): this side's SAs move
+// as the request leaves and it returns then; the exchange goes on from
+// the new address, a refusal moves this side back (or, without a socket
+// on the old address, deletes the SA), and no answer closes the SA as a
+// dead peer. An update of an SA with a request outstanding sends that
+// request again at once from the new address (RFC 4555 section 3.5).
 // Multihoming Information's Start, Lifetime, Class and Reachability are
 // kept but not acted on: only the preference orders the alternatives.
 //

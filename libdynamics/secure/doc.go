@@ -88,7 +88,17 @@
 // from the new address before it returns (one more IKE_SA_INIT; the
 // keeper waits meanwhile, so it does not bring one up from the old
 // address); an SA the peer brought up stays, with an error wrapping
-// ike.ErrNoMOBIKEX.
+// ike.ErrNoMOBIKEX. With no SA yet with an Initiate peer (a mobile node
+// started away from home, whose attempts from its home address go
+// unanswered), MoveTo gives up the keeper's attempt, closes the old
+// address's sockets and brings the SAs up from the new address before it
+// returns; after any move, SAs brought up again start from the address
+// moved to. MoveAhead (the mobile coming home) moves with ike
+// UpdateAddressAhead and returns without the peer's answer, which cannot
+// reach the host before the registration it sends next: after 50 ms, the
+// time for the peer to apply the move before that registration follows
+// in ESP. The old address's sockets stay until the answer; a refusal
+// moves the SAs back there.
 // AddAddress offers a second interface's address to every SA
 // (ADD_SA_ADDRESS; SAs brought up later are offered it too) and
 // RemoveAddress withdraws it (REMOVE_SA_ADDRESS: SAs on it move to
