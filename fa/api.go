@@ -11,6 +11,7 @@ import (
 	"github.com/dynamics-go/dynamics/libdynamics/config"
 	"github.com/dynamics-go/dynamics/libdynamics/logging"
 	"github.com/dynamics-go/dynamics/libdynamics/mip"
+	"github.com/dynamics-go/dynamics/libdynamics/secure"
 	"github.com/dynamics-go/dynamics/libdynamics/version"
 )
 
@@ -36,6 +37,9 @@ func (a *Agent) GetStatus(ctx context.Context) (api.Status, error) {
 			Counters: st.Stats().Counters(),
 		}
 	})
+	if err == nil {
+		s.Counters = secure.AppendCounters(s.Counters, a.prot)
+	}
 	return s, err
 }
 

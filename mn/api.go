@@ -9,6 +9,7 @@ import (
 	"github.com/dynamics-go/dynamics/libdynamics/api"
 	"github.com/dynamics-go/dynamics/libdynamics/config"
 	"github.com/dynamics-go/dynamics/libdynamics/logging"
+	"github.com/dynamics-go/dynamics/libdynamics/secure"
 	"github.com/dynamics-go/dynamics/libdynamics/version"
 )
 
@@ -96,6 +97,9 @@ func (n *Node) GetStatus(ctx context.Context) (api.Status, error) {
 			s.Remaining = max(st.Expiry.Sub(now), 0)
 		}
 	})
+	if err == nil {
+		s.Counters = secure.AppendCounters(s.Counters, n.protect)
+	}
 	return s, err
 }
 

@@ -159,7 +159,8 @@ func TestNetnsProtected(t *testing.T) {
 		}
 		return m
 	}
-	if c := status(); c["accepted"] != 1 || c["discards.unprotected"] != 0 || c["sends.held"] != 0 {
+	if c := status(); c["accepted"] != 1 || c["discards.unprotected"] != 0 || c["sends.held"] != 0 ||
+		c["ipsec.ike_sas"] != 1 || c["ipsec.child_sas"] != 1 || c["ipsec.ike_initiated"] != 0 || c["ipsec.esp_in"] == 0 || c["ipsec.esp_out"] == 0 {
 		t.Errorf("counters after the protected registration: %v", c)
 	}
 
