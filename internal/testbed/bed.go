@@ -44,6 +44,14 @@ type Options struct {
 	// entries of its peers with one pre-shared key per pair, and a key log
 	// in the configuration directory (KeyLogFile).
 	IPsec bool
+	// SecondInterface gives the mobile a second interface, MNSecondIface,
+	// on the link without an agent with the address SecondAddr/24 and no
+	// route through it but the link's own, and lists it in the mobile's
+	// IPSEC_INTERFACES, so that dynmnd offers its address to the SAs with
+	// the home agent (MOBIKE-X ADD_SA_ADDRESS) while it is up and
+	// withdraws it (REMOVE_SA_ADDRESS) when it goes down
+	// (SecondInterfaceDown, SecondInterfaceUp). Only with IPsec.
+	SecondInterface bool
 }
 
 func (o Options) withDefaults() Options {
@@ -88,6 +96,9 @@ type Bed struct {
 // error everything made so far is removed again.
 func New(opts Options) (*Bed, error) {
 	opts = opts.withDefaults()
+	if opts.SecondInterface && !opts.IPsec {
+		return nil, ErrSecondWithoutIPsec
+	}
 	if os.Geteuid() != 0 {
 		return nil, ErrNotRoot
 	}
@@ -100,7 +111,7 @@ func New(opts Options) (*Bed, error) {
 		opts:   opts,
 		log:    opts.Logger,
 		prefix: fmt.Sprintf("%s%d-%d", namePrefix, os.Getpid(), beds.Add(1)),
-		plan:   topology(opts.Hierarchical),
+		plan:   planFor(opts),
 		where:  AtHome,
 	}
 	sweep(b.log)
@@ -120,6 +131,11 @@ func New(opts Options) (*Bed, error) {
 
 // ErrNotRoot is returned by New when the program is not root.
 var ErrNotRoot = errors.New("testbed: needs root to create network namespaces")
+
+// ErrSecondWithoutIPsec is returned by New for Options.SecondInterface
+// without Options.IPsec: the mobile offers the second interface's address
+// to its IPsec SAs, which it has only with IPsec.
+var ErrSecondWithoutIPsec = errors.New("testbed: the mobile's second interface needs IPsec (Options.IPsec)")
 
 // ErrMissingCommand is wrapped when a command the bed needs is not on PATH.
 var ErrMissingCommand = errors.New("command not found")
@@ -257,6 +273,29 @@ func (b *Bed) Move(where string) error {
 	b.where = where
 	b.mu.Unlock()
 	b.log.Info("testbed: mobile moved", "from", from, "to", where)
+	return nil
+}
+
+// SecondInterface reports whether the mobile has its second interface
+// (Options.SecondInterface).
+func (b *Bed) SecondInterface() bool { return b.opts.SecondInterface }
+
+// SecondInterfaceDown takes the mobile's second interface down (`ip link
+// set eth1 down` in its namespace): it keeps its address, but dynmnd no
+// longer counts it as up and withdraws the address from its SAs.
+func (b *Bed) SecondInterfaceDown() error { return b.setSecond("down") }
+
+// SecondInterfaceUp brings the mobile's second interface up again.
+func (b *Bed) SecondInterfaceUp() error { return b.setSecond("up") }
+
+func (b *Bed) setSecond(state string) error {
+	if !b.opts.SecondInterface {
+		return fmt.Errorf("testbed: the mobile has no second interface (Options.SecondInterface)")
+	}
+	if err := b.ip(MN, "link", "set", MNSecondIface, state); err != nil {
+		return err
+	}
+	b.log.Info("testbed: mobile's second interface "+state, "iface", MNSecondIface, "addr", SecondAddr)
 	return nil
 }
 

@@ -291,3 +291,88 @@ func testBed(t *testing.T, hier bool) {
 		t.Errorf("second Close: %v", err)
 	}
 }
+
+// TestBedSecondInterface builds the flat bed with the mobile's second
+// interface: eth1 holds SecondAddr/24 on the link without an agent, whose
+// route is the only one the mobile has before dynmnd adds any; rt answers
+// through it; SecondInterfaceDown takes it down (the address stays, the
+// link is gone) and SecondInterfaceUp brings it back.
+func TestBedSecondInterface(t *testing.T) {
+	requirePrivileges(t)
+	b, err := New(Options{IPsec: true, SecondInterface: true, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	if !b.SecondInterface() {
+		t.Error("SecondInterface() false on a bed built with it")
+	}
+	out, err := b.IP(MN, "-o", "-4", "addr", "show")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := slices.DeleteFunc(normalise("addr", out), func(s string) bool { return strings.HasPrefix(s, "lo ") })
+	if want := []string{"eth0 " + HomeAddr + "/32", MNSecondIface + " " + SecondAddr + "/24"}; !slices.Equal(got, want) {
+		t.Errorf("mobile addresses %v, want %v", got, want)
+	}
+	out, err = b.IP(MN, "route", "show")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if routes := strings.Split(strings.TrimSpace(out), "\n"); len(routes) != 1 ||
+		!strings.HasPrefix(routes[0], ColocatedPrefix+" dev "+MNSecondIface) {
+		t.Errorf("mobile routes before dynmnd:\n%s\nwant only %s on %s", out, ColocatedPrefix, MNSecondIface)
+	}
+	reach := func() error {
+		_, err := b.Exec(MN, "ping", "-n", "-q", "-c", "1", "-W", "1", "-I", MNSecondIface, ColocatedGateway)
+		return err
+	}
+	if err := reach(); err != nil {
+		t.Errorf("the mobile cannot reach rt %s through %s: %v", ColocatedGateway, MNSecondIface, err)
+	}
+	state := func() string {
+		out, err := b.IP(MN, "-o", "link", "show", "dev", MNSecondIface)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if err := b.SecondInterfaceDown(); err != nil {
+		t.Fatal(err)
+	}
+	if s := state(); !strings.Contains(s, "state DOWN") || strings.Contains(s, "<BROADCAST,MULTICAST,UP") {
+		t.Errorf("after SecondInterfaceDown: %s", s)
+	}
+	if err := reach(); err == nil {
+		t.Error("rt answers through the mobile's second interface while it is down")
+	}
+	if out, _ := b.IP(MN, "-o", "-4", "addr", "show", "dev", MNSecondIface); !strings.Contains(out, SecondAddr+"/24") {
+		t.Errorf("the second interface lost its address going down: %q", out)
+	}
+	if err := b.SecondInterfaceUp(); err != nil {
+		t.Fatal(err)
+	}
+	if err := eventuallyReach(reach); err != nil {
+		t.Errorf("after SecondInterfaceUp the mobile cannot reach rt through %s: %v", MNSecondIface, err)
+	}
+	plain := &Bed{opts: Options{}.withDefaults()}
+	if err := plain.SecondInterfaceDown(); err == nil {
+		t.Error("SecondInterfaceDown on a bed without a second interface succeeded")
+	}
+}
+
+// eventuallyReach retries reach for a few seconds: a link just brought up
+// may take a moment to carry traffic.
+func eventuallyReach(reach func() error) error {
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if err = reach(); err == nil {
+			return nil
+		}
+	}
+	return err
+}

@@ -302,6 +302,13 @@ func (b *Bed) mnConfig(dir string) string {
 	w.line("%s/24  %s", ColocatedAddr, ColocatedGateway)
 	w.line("COLOCATED_END")
 	w.ipsec(b, dir, MN)
+	if b.opts.SecondInterface && b.opts.IPsec {
+		w.line("")
+		w.line("# The second interface's address is offered to the SAs while it is up.")
+		w.line("IPSEC_INTERFACES_BEGIN")
+		w.line("%s", MNSecondIface)
+		w.line("IPSEC_INTERFACES_END")
+	}
 	return w.String()
 }
 

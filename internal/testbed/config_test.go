@@ -1,6 +1,7 @@
 package testbed
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"github.com/dynamics-go/dynamics/fa"
 	"github.com/dynamics-go/dynamics/libdynamics/config"
 	"github.com/dynamics-go/dynamics/libdynamics/secure"
+	"github.com/dynamics-go/dynamics/mn"
 )
 
 func TestWriteConfigs(t *testing.T) {
@@ -289,5 +291,63 @@ func TestWriteConfigsIPsec(t *testing.T) {
 		if strings.Contains(string(text), "\nIPsec") || strings.Contains(string(text), "\nIPSEC") {
 			t.Errorf("%s has IPsec settings on a bed without IPsec:\n%s", role, text)
 		}
+	}
+}
+
+// TestWriteConfigsSecondInterface checks that the mobile's second
+// interface is what dynmnd will watch: its file, which dynmnd accepts,
+// lists eth1 in IPSEC_INTERFACES, and no file does without the option.
+func TestWriteConfigsSecondInterface(t *testing.T) {
+	for _, second := range []bool{false, true} {
+		dir := t.TempDir()
+		opts := Options{IPsec: true, SecondInterface: second}
+		b := &Bed{opts: opts.withDefaults(), prefix: "dynbedtest", plan: planFor(opts)}
+		if err := b.WriteConfigs(dir); err != nil {
+			t.Fatal(err)
+		}
+		c, err := mn.LoadConfig(filepath.Join(dir, ConfigFile(MN)))
+		if err != nil {
+			t.Fatalf("second=%v: dynmnd refuses the file: %v", second, err)
+		}
+		var names []string
+		for _, f := range c.IPsecInterfaces {
+			names = append(names, f.Name)
+		}
+		var want []string
+		if second {
+			want = []string{MNSecondIface}
+		}
+		if !slices.Equal(names, want) {
+			t.Errorf("second=%v: IPSEC_INTERFACES %v, want %v", second, names, want)
+		}
+		for _, role := range b.Agents() {
+			text, err := os.ReadFile(filepath.Join(dir, ConfigFile(role)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(text), "IPSEC_INTERFACES") {
+				t.Errorf("second=%v: %s lists IPSEC_INTERFACES, which only the mobile has", second, role)
+			}
+		}
+	}
+	// The plan: one more link, from the mobile to the bridge of the link
+	// without an agent, with SecondAddr/24 on it.
+	flat, second := topology(false), planFor(Options{IPsec: true, SecondInterface: true})
+	if len(second.links) != len(flat.links)+1 || len(second.addrs) != len(flat.addrs)+1 || len(second.routes) != len(flat.routes) {
+		t.Fatalf("second interface plan: %d links, %d addresses, %d routes; want %d, %d, %d",
+			len(second.links), len(second.addrs), len(second.routes), len(flat.links)+1, len(flat.addrs)+1, len(flat.routes))
+	}
+	if l := second.links[len(second.links)-1]; l.a != MN || l.aDev != MNSecondIface || l.bridge != bridges[AtColocated] {
+		t.Errorf("second interface link %+v, want the mobile's %s on %s", l, MNSecondIface, bridges[AtColocated])
+	}
+	if a := second.addrs[len(second.addrs)-1]; a != (addr{MN, MNSecondIface, SecondAddr + "/24"}) {
+		t.Errorf("second interface address %+v", a)
+	}
+	if len(topology(false).links) != len(flat.links) {
+		t.Error("planFor changed the flat plan it started from")
+	}
+	// Only with IPsec: without, the mobile would have no SAs to offer it to.
+	if _, err := New(Options{SecondInterface: true}); !errors.Is(err, ErrSecondWithoutIPsec) {
+		t.Errorf("New with a second interface and no IPsec: %v, want ErrSecondWithoutIPsec", err)
 	}
 }

@@ -36,6 +36,16 @@
 // lines tshark takes as ikev2_decryption_table entries to decrypt the IKE
 // messages of captures.
 //
+// With Options.SecondInterface as well, the mobile gets a second
+// interface, eth1 (MNSecondIface), plugged into the link without an agent
+// with 10.4.0.11/24 (SecondAddr, not the co-located 10.4.0.10) and no
+// route through it but that link's, and dynmnd.conf lists it in
+// IPSEC_INTERFACES: the mobile offers the address to its SAs with the home
+// agent (MOBIKE-X ADD_SA_ADDRESS) while eth1 is up and withdraws it
+// (REMOVE_SA_ADDRESS) when it goes down. Bed.SecondInterfaceDown and
+// Bed.SecondInterfaceUp set the link down and up (`ip link set eth1
+// down|up` in the mobile's namespace).
+//
 // WriteConfigs writes every daemon's configuration into one directory, with
 // the state files and the control API's sockets (<role>.sock and
 // <role>-monitor.sock) there too, so that daemons in different namespaces

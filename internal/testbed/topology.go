@@ -1,5 +1,7 @@
 package testbed
 
+import "slices"
+
 // Roles name the hosts of the bed; NS maps them to namespace names.
 const (
 	CN     = "cn"  // correspondent host
@@ -33,6 +35,10 @@ const (
 	ColocatedAddr    = "10.4.0.10"
 	ColocatedPrefix  = "10.4.0.0/24"
 	ColocatedGateway = "10.4.0.1" // rt on the link without an agent
+	// SecondAddr is the address of the mobile's second interface
+	// (Options.SecondInterface) on the link without an agent: not
+	// ColocatedAddr, which the mobile takes on its roaming interface.
+	SecondAddr = "10.4.0.11"
 )
 
 // Interface names inside the hosts.
@@ -42,6 +48,7 @@ const (
 	FAUpstreamIface = "eth0" // fa1, fa2 and gfa toward rt
 	FAVisitorIface  = "eth1" // fa1 and fa2 toward their visitor link
 	MNIface         = "eth0"
+	MNSecondIface   = "eth1" // the mobile's second interface (Options.SecondInterface)
 )
 
 // Where the mobile can be attached (Bed.Move).
@@ -60,8 +67,12 @@ var bridges = map[string]string{
 	AtColocated: "br-nofa",
 }
 
-// mnPort is the mobile's veth end in the switch namespace.
-const mnPort = "mn"
+// mnPort is the mobile's veth end in the switch namespace; mnSecondPort
+// that of its second interface.
+const (
+	mnPort       = "mn"
+	mnSecondPort = "mn2"
+)
 
 // link is one point-to-point veth pair, or (bridge set) a host's interface
 // plugged into a bridge of the switch through a port named bDev.
@@ -89,6 +100,26 @@ type plan struct {
 }
 
 func via(role, dst, gw string) route { return route{role, []string{dst, "via", gw}} }
+
+// planFor returns the plan of the bed opts describe: the flat or the
+// hierarchical topology, with the mobile's second interface when asked.
+func planFor(opts Options) plan {
+	p := topology(opts.Hierarchical)
+	if opts.SecondInterface {
+		p = p.withSecondInterface()
+	}
+	return p
+}
+
+// withSecondInterface adds the mobile's second interface: plugged into
+// the bridge of the link without an agent, with SecondAddr/24 and so only
+// that link's route, no default route through it.
+func (p plan) withSecondInterface() plan {
+	p.links = append(slices.Clone(p.links),
+		link{a: MN, aDev: MNSecondIface, b: Switch, bDev: mnSecondPort, bridge: bridges[AtColocated]})
+	p.addrs = append(slices.Clone(p.addrs), addr{MN, MNSecondIface, SecondAddr + "/24"})
+	return p
+}
 
 // topology returns the plan of the flat or the hierarchical bed.
 func topology(hier bool) plan {
