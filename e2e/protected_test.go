@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"os"
@@ -129,11 +130,20 @@ func newProtRun(t *testing.T, bin string, hier, ipsec bool) *protRun {
 	} else {
 		name += "clear"
 	}
+	return newProtRunWith(t, bin, name, testbed.Options{Hierarchical: hier, IPsec: ipsec})
+}
+
+// newProtRunWith is newProtRun for a bed built with opts, its files kept
+// apart under name.
+func newProtRunWith(t *testing.T, bin, name string, opts testbed.Options) *protRun {
+	t.Helper()
+	hier, ipsec := opts.Hierarchical, opts.IPsec
 	dir := filepath.Join(keepDir(t), name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	bed, err := testbed.New(testbed.Options{Hierarchical: hier, IPsec: ipsec, Logger: logger(t), LogDir: dir})
+	opts.Logger, opts.LogDir = logger(t), dir
+	bed, err := testbed.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -495,6 +505,7 @@ func (s *protRun) protectedPeers() map[string]string {
 	role := map[string]string{
 		testbed.HomeAddr:      testbed.MN,
 		testbed.ColocatedAddr: testbed.MN,
+		testbed.SecondAddr:    testbed.MN,
 		testbed.HAAddr:        testbed.HA,
 		testbed.FA1Addr:       testbed.FA1,
 		testbed.FA2Addr:       testbed.FA2,
@@ -563,7 +574,36 @@ func (s *protRun) checkCaptures(t *testing.T) {
 	}
 	tsharktest.Require(t)
 	s.countIKESAInit(t, roles)
+	if s.bed.SecondInterface() {
+		s.secondDecrypted(t)
+		return
+	}
 	s.decrypted(t)
+}
+
+// keyLogArgs returns tshark's options that decrypt the IKE messages with
+// every daemon's key log, and how many IKE SAs the logs hold.
+func (s *protRun) keyLogArgs(t *testing.T) ([]string, int) {
+	t.Helper()
+	var args []string
+	seen := map[string]bool{}
+	for _, role := range append(s.bed.Agents(), testbed.MN) {
+		text, err := readFile(testbed.KeyLogFile(s.conf, role))
+		if err != nil {
+			t.Errorf("key log of %s: %v", role, err)
+			continue
+		}
+		for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
+			if line != "" && !seen[line] {
+				seen[line] = true
+				args = append(args, "-o", "uat:ikev2_decryption_table:"+line)
+			}
+		}
+	}
+	if len(seen) == 0 {
+		t.Fatal("the daemons logged no IKE keys")
+	}
+	return args, len(seen)
 }
 
 // countIKESAInit counts the IKE SAs negotiated per hop over the run: the
@@ -606,24 +646,7 @@ func (s *protRun) countIKESAInit(t *testing.T, roles map[string]string) {
 // bed the mobile's move to its co-located address is an
 // UPDATE_SA_ADDRESSES from that address to the home agent.
 func (s *protRun) decrypted(t *testing.T) {
-	var args []string
-	seen := map[string]bool{}
-	for _, role := range append(s.bed.Agents(), testbed.MN) {
-		text, err := readFile(testbed.KeyLogFile(s.conf, role))
-		if err != nil {
-			t.Errorf("key log of %s: %v", role, err)
-			continue
-		}
-		for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
-			if line != "" && !seen[line] {
-				seen[line] = true
-				args = append(args, "-o", "uat:ikev2_decryption_table:"+line)
-			}
-		}
-	}
-	if len(seen) == 0 {
-		t.Fatal("the daemons logged no IKE keys")
-	}
+	args, keys := s.keyLogArgs(t)
 	updates, homeUpdates := 0, 0
 	for _, file := range s.pcaps {
 		auth := tsharktest.Fields(t, file, append(slices.Clone(args), "-Y", "isakmp.exchangetype == 35"),
@@ -644,7 +667,7 @@ func (s *protRun) decrypted(t *testing.T) {
 		}
 	}
 	t.Logf("%d IKE SAs in the key logs; %d UPDATE_SA_ADDRESSES from the co-located address, %d from the home address",
-		len(seen), updates, homeUpdates)
+		keys, updates, homeUpdates)
 	if !s.hier && updates == 0 {
 		t.Error("no UPDATE_SA_ADDRESSES from the mobile's co-located address to the home agent: its SA did not move with it")
 	}
@@ -665,4 +688,262 @@ func mapKeys(m map[string]bool) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// secondOutage is the longest the ping may go unanswered while the
+// mobile's second interface goes down or up: the SAs stay where they are,
+// only an alternative address comes or goes, so the mobile's traffic must
+// not notice.
+const secondOutage = 300 * time.Millisecond
+
+// TestProtectedSecondInterface gives the mobile a second interface (eth1,
+// 10.4.0.11, on the link without an agent, listed in IPSEC_INTERFACES) on
+// the flat bed with IPsec, the ping from cn running every 10 ms
+// throughout. With eth1 up the mobile offers its address to the SAs with
+// the home agent (ADD_SA_ADDRESS), at home and still at fa1; taking eth1
+// down withdraws it (REMOVE_SA_ADDRESS) and bringing it up offers it again.
+// Each step shows in the mobile's counters (ipsec.added, ipsec.removed),
+// in the home agent's log (the selector set applied, naming the address)
+// and in the capture decrypted with the daemons' key logs (the
+// notifications from the SAs' address, the home address, carrying
+// 10.4.0.11). The SAs stay up throughout (one IKE SA at the mobile, one
+// per hop at the home agent, one IKE_SA_INIT per hop for the whole run),
+// the registrations after each change (home, fa1 again, fa2, home) are
+// accepted in ESP with nothing dropped as unprotected and no registration
+// in clear on any protected hop, and the ping does not notice eth1 going
+// down or up.
+func TestProtectedSecondInterface(t *testing.T) {
+	requireHost(t)
+	bin := requireDaemons(t)
+	s := newProtRunWith(t, bin, "flat-second", testbed.Options{IPsec: true, SecondInterface: true})
+	second := netip.MustParseAddr(testbed.SecondAddr)
+
+	// At home, eth1 up from the start: offered once the SAs are up.
+	s.waitSecond(t, "at start, eth1 up", 1, 0)
+	s.step(t, testbed.AtFA1)
+	s.checkSAs(t, "at fa1")
+
+	// eth1 goes: withdrawn, nothing else changes.
+	down := time.Now()
+	if err := s.bed.SecondInterfaceDown(); err != nil {
+		t.Fatal(err)
+	}
+	s.waitSecond(t, "eth1 down", 1, 1)
+	s.checkSAs(t, "eth1 down")
+	s.quietPing(t, "eth1 down", down)
+
+	// The SAs still carry the mobile's own registrations: home, where
+	// the deregistration goes straight to the home agent in ESP.
+	s.step(t, testbed.AtHome)
+	s.step(t, testbed.AtFA1)
+
+	// eth1 back: offered again.
+	up := time.Now()
+	if err := s.bed.SecondInterfaceUp(); err != nil {
+		t.Fatal(err)
+	}
+	s.waitSecond(t, "eth1 up again", 2, 1)
+	s.checkSAs(t, "eth1 up again")
+	s.quietPing(t, "eth1 up again", up)
+	s.step(t, testbed.AtFA2)
+	s.step(t, testbed.AtHome)
+	s.checkSAs(t, "home at the end")
+
+	s.losses(t)
+	s.stopCaptures(t)
+	s.checkCaptures(t)
+	if n, err := s.counter(s.mnMon, "ipsec.add_failed"); err != nil || n != 0 {
+		t.Errorf("the mobile's ipsec.add_failed is %d (%v), want 0", n, err)
+	}
+	if n, err := s.counter(s.mnMon, "ipsec.remove_failed"); err != nil || n != 0 {
+		t.Errorf("the mobile's ipsec.remove_failed is %d (%v), want 0", n, err)
+	}
+	t.Logf("the mobile offered %s twice and withdrew it once, its SAs with the home agent up throughout", second)
+}
+
+// step moves the mobile to where and waits for the ping to be answered
+// again and for the mobile to report itself registered there; the home
+// agent must have dropped nothing as unprotected.
+func (s *protRun) step(t *testing.T, where string) {
+	t.Helper()
+	m := handoff{from: s.bed.Where(), to: where, at: time.Now()}
+	if err := s.bed.Move(where); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.ping.WaitReply(m.at, recoverBound)
+	s.moves = append(s.moves, m)
+	if err != nil {
+		t.Fatalf("moved %s -> %s: %v", m.from, m.to, err)
+	}
+	s.moves[len(s.moves)-1].answered = r.Received
+	if err := s.waitMobile(where); err != nil {
+		t.Fatalf("moved %s -> %s: %v", m.from, m.to, err)
+	}
+	t.Logf("moved %s -> %s: answered again after %.0f ms", m.from, m.to, ms(r.Received.Sub(m.at)))
+	if n, err := s.unprotected(); err != nil || n != 0 {
+		t.Errorf("after the move %s -> %s the home agent's %s is %d (%v), want 0", m.from, m.to, unprotectedCounter, n, err)
+	}
+}
+
+// counter reads one counter of a daemon's get_status.
+func (s *protRun) counter(c *api.Client, name string) (uint64, error) {
+	st, err := c.GetStatus(apiTimeout)
+	if err != nil {
+		return 0, err
+	}
+	for _, x := range st.Counters {
+		if x.Name == name {
+			return x.Value, nil
+		}
+	}
+	return 0, fmt.Errorf("no counter %s in the status", name)
+}
+
+// haSetLines counts the home agent's log lines of MOBIKE-X selector sets
+// it applied with action (ADD_SA_ADDRESS, REMOVE_SA_ADDRESS) on the
+// second interface's address.
+func (s *protRun) haSetLines(action string) int {
+	n := 0
+	for _, line := range strings.Split(s.daemons[testbed.HA].Output(), "\n") {
+		if strings.Contains(line, `msg="MOBIKE-X selector set applied"`) &&
+			strings.Contains(line, action+" [") && strings.Contains(line, testbed.SecondAddr) {
+			n++
+		}
+	}
+	return n
+}
+
+// waitSecond waits for the mobile to have offered the second interface's
+// address added times and withdrawn it removed times (its ipsec.added and
+// ipsec.removed), and for the home agent to have applied as many
+// ADD_SA_ADDRESS and REMOVE_SA_ADDRESS sets naming it.
+func (s *protRun) waitSecond(t *testing.T, when string, added, removed int) {
+	t.Helper()
+	start := time.Now()
+	err := eventually(recoverBound, func() error {
+		a, err := s.counter(s.mnMon, "ipsec.added")
+		if err != nil {
+			return err
+		}
+		r, err := s.counter(s.mnMon, "ipsec.removed")
+		if err != nil {
+			return err
+		}
+		if a != uint64(added) || r != uint64(removed) {
+			return fmt.Errorf("the mobile's ipsec.added %d, ipsec.removed %d; want %d and %d", a, r, added, removed)
+		}
+		ha, hr := s.haSetLines("ADD_SA_ADDRESS"), s.haSetLines("REMOVE_SA_ADDRESS")
+		if ha != added || hr != removed {
+			return fmt.Errorf("the home agent applied %d ADD_SA_ADDRESS and %d REMOVE_SA_ADDRESS of %s, want %d and %d",
+				ha, hr, testbed.SecondAddr, added, removed)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%s: %v within %v", when, err, recoverBound)
+	}
+	t.Logf("%s: the mobile offered %s %d times and withdrew it %d times (seen at the home agent after %.0f ms)",
+		when, testbed.SecondAddr, added, removed, ms(time.Since(start)))
+}
+
+// checkSAs checks that the SAs are the ones of the start: one IKE SA at
+// the mobile, brought up once, and one per hop at the home agent, each
+// with its child SA.
+func (s *protRun) checkSAs(t *testing.T, when string) {
+	t.Helper()
+	hops := 0
+	for _, h := range s.bed.IPsecHops() {
+		if h.Responder == testbed.HA {
+			hops++
+		}
+	}
+	for _, c := range []struct {
+		who  string
+		mon  *api.Client
+		name string
+		want int
+	}{
+		{"the mobile", s.mnMon, "ipsec.ike_sas", 1},
+		{"the mobile", s.mnMon, "ipsec.child_sas", 1},
+		{"the mobile", s.mnMon, "ipsec.ike_initiated", 1},
+		{"the home agent", s.haMon, "ipsec.ike_sas", hops},
+		{"the home agent", s.haMon, "ipsec.child_sas", hops},
+	} {
+		if n, err := s.counter(c.mon, c.name); err != nil || n != uint64(c.want) {
+			t.Errorf("%s: %s's %s is %d (%v), want %d", when, c.who, c.name, n, err, c.want)
+		}
+	}
+}
+
+// quietPing waits for the ping's replies to what was sent since from and
+// requires no outage longer than secondOutage: eth1 going down or up is
+// no move.
+func (s *protRun) quietPing(t *testing.T, when string, from time.Time) {
+	t.Helper()
+	time.Sleep(time.Second)
+	to := time.Now()
+	time.Sleep(testbed.PingWait)
+	ps := s.ping.Stats(from, to)
+	t.Logf("%s: pings %d sent, %d answered, %d lost, longest outage %.0f ms", when, ps.Sent, ps.Received, ps.Lost, ms(ps.LongestOutage))
+	if ps.Received == 0 || ps.LongestOutage > secondOutage {
+		t.Errorf("%s: the ping went unanswered for %.0f ms (%d of %d lost), want at most %v",
+			when, ms(ps.LongestOutage), ps.Lost, ps.Sent, secondOutage)
+	}
+}
+
+// secondDecrypted has tshark decrypt the IKE messages with the key logs:
+// every IKE_AUTH opens, and the mobile's ADD_SA_ADDRESS (twice) and
+// REMOVE_SA_ADDRESS (once) requests go from its home address, where its
+// SAs are, to the home agent, carrying the second interface's address.
+func (s *protRun) secondDecrypted(t *testing.T) {
+	args, keys := s.keyLogArgs(t)
+	addr := hex.EncodeToString(netip.MustParseAddr(testbed.SecondAddr).AsSlice())
+	// One request crosses several captured links (from fa1: rt's link to
+	// fa1, then the home link) and may be retransmitted: counted once by
+	// IKE SA and message ID.
+	count := map[string]int{}
+	seen := map[string]bool{}
+	for _, file := range s.pcaps {
+		for _, r := range tsharktest.Fields(t, file, append(slices.Clone(args), "-Y", "isakmp.exchangetype == 35"),
+			"frame.number", "isakmp.auth.method") {
+			if len(r) < 2 || r[1] == "" {
+				t.Errorf("%s: frame %s: tshark could not decrypt the IKE_AUTH message with the key logs", filepath.Base(file), r[0])
+			}
+		}
+		for _, n := range []struct {
+			name string
+			typ  int
+		}{{"ADD_SA_ADDRESS", 40973}, {"REMOVE_SA_ADDRESS", 40974}} {
+			rows := tsharktest.Fields(t, file, append(slices.Clone(args), "-Y",
+				fmt.Sprintf("isakmp.notify.msgtype == %d && isakmp.flag_r == 0", n.typ)),
+				"ip.src", "ip.dst", "isakmp.notify.data", "isakmp.ispi", "isakmp.messageid")
+			for _, r := range rows {
+				if len(r) < 5 {
+					continue
+				}
+				key := n.name + " " + r[3] + " " + r[4]
+				if seen[key] {
+					continue
+				}
+				seen[key] = true
+				src, dst := last(r[0]), last(r[1])
+				if src != testbed.HomeAddr || dst != testbed.HAAddr {
+					t.Errorf("%s: %s from %s to %s, want from the mobile's home address %s to the home agent %s",
+						filepath.Base(file), n.name, src, dst, testbed.HomeAddr, testbed.HAAddr)
+					continue
+				}
+				if !strings.Contains(strings.ReplaceAll(r[2], ":", ""), addr) {
+					t.Errorf("%s: %s without the address %s: notification data %s", filepath.Base(file), n.name, testbed.SecondAddr, r[2])
+					continue
+				}
+				count[n.name]++
+			}
+		}
+	}
+	t.Logf("%d IKE SAs in the key logs; decrypted: %d ADD_SA_ADDRESS and %d REMOVE_SA_ADDRESS of %s",
+		keys, count["ADD_SA_ADDRESS"], count["REMOVE_SA_ADDRESS"], testbed.SecondAddr)
+	if count["ADD_SA_ADDRESS"] != 2 || count["REMOVE_SA_ADDRESS"] != 1 {
+		t.Errorf("decrypted %d ADD_SA_ADDRESS and %d REMOVE_SA_ADDRESS requests of %s, want 2 and 1",
+			count["ADD_SA_ADDRESS"], count["REMOVE_SA_ADDRESS"], testbed.SecondAddr)
+	}
 }
