@@ -532,8 +532,9 @@ func (s *protRun) hopOf(roles map[string]string, a, b string) string {
 
 // checkCaptures looks at the whole run's captures: no registration message
 // in clear on a protected hop, ESP on every hop, one IKE_SA_INIT per hop,
-// and the decrypted IKE messages, with the co-located move's address
-// update on the flat bed.
+// and the decrypted IKE messages: the co-located move's address update on
+// the flat bed, or, with the mobile's second interface, its address added
+// and removed (secondDecrypted).
 func (s *protRun) checkCaptures(t *testing.T) {
 	roles := s.protectedPeers()
 	clear := map[string]int{}
