@@ -329,7 +329,7 @@ func (g *Guard) keep(in *initiator) {
 		g.mu.Lock()
 		g.attempts[in] = cancel
 		g.mu.Unlock()
-		info, fresh, err := g.ensure(actx, in)
+		info, _, err := g.ensure(actx, in)
 		g.mu.Lock()
 		delete(g.attempts, in)
 		g.mu.Unlock()
@@ -347,11 +347,12 @@ func (g *Guard) keep(in *initiator) {
 			g.log.Warn("IPsec SAs not up, retrying", "peer", in.addr, "retry", backoff, logging.KeyErr, err)
 			wait = backoff
 			backoff = min(2*backoff, MaxRetry)
-		case fresh:
+		default:
+			// A fresh SA gets the offered addresses; one already up
+			// gets those whose offer failed before (offer skips the
+			// ones done).
 			backoff = MinRetry
 			g.offerAll(info)
-		default:
-			backoff = MinRetry
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -419,8 +420,8 @@ func (g *Guard) ensureLocked(ctx context.Context, in *initiator) (info ike.SAInf
 	return info, true, nil
 }
 
-// offerAll offers the addresses AddAddress offered to an IKE SA just
-// brought up.
+// offerAll offers the addresses AddAddress offered to an IKE SA not yet
+// given them: one just brought up, or one whose offer failed.
 func (g *Guard) offerAll(info ike.SAInfo) {
 	g.moving.Lock()
 	defer g.moving.Unlock()
@@ -751,6 +752,14 @@ func (g *Guard) offer(ctx context.Context, sa ike.SAInfo, addr netip.Addr) error
 		return nil
 	}
 	if err := g.eng.AddAddress(ctx, sa.LocalSPI, addr, nil); err != nil {
+		if errors.Is(err, ike.ErrNoMOBIKEX) {
+			// This SA can never take it: do not ask again.
+			g.mu.Lock()
+			if spis := g.extra[addr]; spis != nil {
+				spis[sa.LocalSPI] = true
+			}
+			g.mu.Unlock()
+		}
 		return fmt.Errorf("secure: offering %s to the SAs with %s: %w", addr, sa.Remote.Addr(), err)
 	}
 	g.mu.Lock()
