@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -65,7 +66,14 @@ func New(t testing.TB, base string) *NS {
 	Run(t, "ip", "netns", "add", ns.Name)
 	t.Cleanup(func() {
 		if out, err := exec.Command("ip", "netns", "pids", ns.Name).Output(); err == nil {
+			self := strconv.Itoa(os.Getpid())
 			for _, p := range strings.Fields(string(out)) {
+				// A thread of the test itself may still be in the
+				// namespace (InNS, Do): killing it would end the whole
+				// test binary before the other cleanups run.
+				if p == self {
+					continue
+				}
 				_ = exec.Command("kill", "-9", p).Run()
 			}
 		}
