@@ -122,7 +122,7 @@ type Agent struct {
 	// without the RSA decryption (knownSession).
 	pastSess  map[netip.Addr]pastSession
 	nextPrune time.Time
-	unprotLog logLimit // the debug lines of admit's drops
+	unprotLog logging.Limit // the debug lines of admit's drops
 }
 
 // visitorInfo is what a visitor has beyond its binding.
@@ -185,6 +185,7 @@ func New(opts Options) (*Agent, error) {
 		}
 	}
 	a := &Agent{
+		unprotLog:   logging.Limit{Gap: unprotectedLogGap},
 		cfg:         cfg,
 		careOf:      cfg.CareOfAddress,
 		advCoA:      cfg.AdvertisedCareOf(),

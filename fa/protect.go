@@ -26,22 +26,11 @@ func (a *Agent) admit(ev event) bool {
 		return true
 	}
 	a.counts.unprotected.Add(1)
-	now := a.clock.Now()
-	if now.Before(a.unprotLog.next) {
-		a.unprotLog.suppressed++
-		return false
+	if ok, suppressed := a.unprotLog.Allow(a.clock.Now()); ok {
+		a.log.Debug("registration message dropped: not protected", "src", ev.src, logging.KeyIface, ev.ifindex,
+			"message", ev.kind.String(), "suppressed", suppressed)
 	}
-	a.log.Debug("registration message dropped: not protected", "src", ev.src, logging.KeyIface, ev.ifindex,
-		"message", ev.kind.String(), "suppressed", a.unprotLog.suppressed)
-	a.unprotLog.next = now.Add(unprotectedLogGap)
-	a.unprotLog.suppressed = 0
 	return false
-}
-
-// logLimit spaces out a repeated debug line.
-type logLimit struct {
-	next       time.Time
-	suppressed uint64
 }
 
 // ready reports whether a datagram may be sent to dst over the upstream

@@ -115,7 +115,7 @@ type Agent struct {
 	seq         uint16
 	nextAdv     time.Time
 	lastSolAdv  time.Time
-	unprotLog   logLimit // the debug lines of admit's drops
+	unprotLog   logging.Limit // the debug lines of admit's drops
 }
 
 // mobile is an authorised mobile node.
@@ -164,6 +164,7 @@ func New(opts Options) (*Agent, error) {
 		}
 	}
 	a := &Agent{
+		unprotLog:   logging.Limit{Gap: unprotectedLogGap},
 		cfg:         cfg,
 		conn:        opts.Conn,
 		link:        opts.Link,

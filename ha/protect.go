@@ -57,21 +57,10 @@ func (a *Agent) admit(ev event) bool {
 // level, at most once per unprotectedLogGap.
 func (a *Agent) dropUnprotected(ev event, peer netip.Addr, why string) {
 	a.counts.unprotected.Add(1)
-	now := a.clock.Now()
-	if now.Before(a.unprotLog.next) {
-		a.unprotLog.suppressed++
-		return
+	if ok, suppressed := a.unprotLog.Allow(a.clock.Now()); ok {
+		a.log.Debug("registration message dropped: not protected", "src", ev.src, "peer", peer,
+			logging.KeyIface, ev.ifindex, "reason", why, "suppressed", suppressed)
 	}
-	a.log.Debug("registration message dropped: not protected", "src", ev.src, "peer", peer,
-		logging.KeyIface, ev.ifindex, "reason", why, "suppressed", a.unprotLog.suppressed)
-	a.unprotLog.next = now.Add(unprotectedLogGap)
-	a.unprotLog.suppressed = 0
-}
-
-// logLimit spaces out a repeated debug line.
-type logLimit struct {
-	next       time.Time
-	suppressed uint64
 }
 
 // ready reports whether a datagram may be sent to dst now: signalling
