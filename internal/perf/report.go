@@ -22,7 +22,7 @@ const (
 )
 
 // Sections lists every section in the order a run takes them.
-var Sections = []string{SectionRegistration, SectionHandoff, SectionDataPath, SectionTables}
+var Sections = []string{SectionRegistration, SectionProtected, SectionHandoff, SectionDataPath, SectionTables}
 
 // Target is what a figure should reach: the value (or, with OnRatio, the
 // ratio to its baseline) at least Min when Min is set, at most Max when Max

@@ -44,6 +44,8 @@ func (b *bench) run(ctx context.Context) (*perf.Report, bool) {
 		switch s {
 		case perf.SectionRegistration:
 			b.registration(ctx)
+		case perf.SectionProtected:
+			b.protected(ctx)
 		case perf.SectionHandoff:
 			b.roaming(ctx)
 		case perf.SectionDataPath:

@@ -5,7 +5,7 @@
 // JSON. See docs/PERFORMANCE.md for the figures and package perf for how
 // each is taken.
 //
-//	dynbench [-only registration,handoff,datapath,tables] [-quick] [-json FILE | -out DIR] [-plot FILE]
+//	dynbench [-only registration,protected,handoff,datapath,tables] [-quick] [-json FILE | -out DIR] [-plot FILE]
 //
 // The sections that build network namespaces need root; without it they
 // are skipped, and the table and JSON say so.
