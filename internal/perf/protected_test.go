@@ -79,6 +79,14 @@ func TestProtectedCheck(t *testing.T) {
 	if err := good().verify(); err != nil {
 		t.Fatalf("a good run refused: %v", err)
 	}
+	// Replies lost after dynhad accepted the request: the generator
+	// counts them lost, dynhad accepted.
+	lossy := good()
+	lossy.After["accepted"] += 3
+	lossy.ESP.Lost, lossy.Clear.Lost = 2, 1
+	if err := lossy.verify(); err != nil {
+		t.Errorf("a run with lost replies refused: %v", err)
+	}
 	for _, tc := range []struct {
 		name   string
 		change func(*protectedCheck)
@@ -89,7 +97,11 @@ func TestProtectedCheck(t *testing.T) {
 		{"replies in clear", func(c *protectedCheck) { c.GenOpened = 0 }, "generator's ESP path opened 0 datagrams for 400"},
 		{"a second IKE SA", func(c *protectedCheck) { c.GenInitiated = 2 }, "bring up 2 IKE SAs"},
 		{"no IKE SA", func(c *protectedCheck) { c.GenInitiated = 0 }, "bring up 0 IKE SAs"},
-		{"counts disagree", func(c *protectedCheck) { c.After["accepted"] = 1400 }, "dynhad counted 900 re-registrations accepted, the generators 1000"},
+		{"counts disagree", func(c *protectedCheck) { c.After["accepted"] = 1400 }, "dynhad counted 900 re-registrations accepted, the generators 1000 with 0 more"},
+		{"more than lost", func(c *protectedCheck) {
+			c.After["accepted"] = 1503
+			c.ESP.Lost = 2
+		}, "dynhad counted 1003 re-registrations accepted, the generators 1000 with 2 more lost or wrong"},
 		{"nothing through ESP", func(c *protectedCheck) {
 			c.ESP = LoadResult{Sent: 400, Lost: 400}
 			c.After["accepted"], c.GenOpened = 1100, 0
@@ -111,5 +123,32 @@ func TestProtectedSection(t *testing.T) {
 	i, j := slices.Index(Sections, SectionRegistration), slices.Index(Sections, SectionProtected)
 	if j < 0 || j < i {
 		t.Errorf("sections %v: want %q listed after %q", Sections, SectionProtected, SectionRegistration)
+	}
+}
+
+// TestSNMPCounter reads counters out of /proc/net/snmp's format.
+func TestSNMPCounter(t *testing.T) {
+	const text = "Ip: Forwarding DefaultTTL\nIp: 1 64\n" +
+		"Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors\nUdp: 188990407 0 1366 188991776 1365 7\n" +
+		"UdpLite: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors\nUdpLite: 0 0 0 0 0 0\n"
+	for _, tc := range []struct {
+		proto, name string
+		want        uint64
+	}{{"Udp", "RcvbufErrors", 1365}, {"Udp", "InDatagrams", 188990407}, {"Udp", "SndbufErrors", 7}, {"UdpLite", "RcvbufErrors", 0}, {"Ip", "DefaultTTL", 64}} {
+		got, err := snmpCounter(text, tc.proto, tc.name)
+		if err != nil || got != tc.want {
+			t.Errorf("%s %s = %d, %v; want %d", tc.proto, tc.name, got, err, tc.want)
+		}
+	}
+	for _, tc := range []struct{ text, proto, name string }{
+		{text, "Udp", "Nope"},
+		{text, "Tcp", "InSegs"},
+		{"Udp: RcvbufErrors\n", "Udp", "RcvbufErrors"},
+		{"Udp: RcvbufErrors\nUdp: x\n", "Udp", "RcvbufErrors"},
+		{"Udp: InDatagrams RcvbufErrors\nUdp: 1\n", "Udp", "RcvbufErrors"},
+	} {
+		if v, err := snmpCounter(tc.text, tc.proto, tc.name); err == nil {
+			t.Errorf("%q %s %s = %d, want an error", tc.text, tc.proto, tc.name, v)
+		}
 	}
 }
