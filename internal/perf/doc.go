@@ -37,6 +37,15 @@
 // deployed (the StateFile, gratuitous ARPs on an Ethernet home link) for
 // the first-registration rate a default configuration gets.
 //
+// RegistrationProtected (protected.go, the section "protected") measures
+// what signalling protection costs: one dynhad whose IPSEC section lists
+// the address of one generator, which runs a secure.Guard (userspace ESP)
+// in a namespace of its own so that its requests and the replies travel in
+// ESP, against a second generator, not listed, re-registering the same
+// mobiles at the same dynhad in clear, in turns. The run is refused unless
+// dynhad's discards.unprotected stayed 0 and its ipsec.esp_in grew by the
+// requests it accepted through ESP.
+//
 // # Handoff and the plot
 //
 // Handoff (handoff.go) runs the roaming route on the hierarchical testbed
