@@ -3,7 +3,8 @@ package ha
 import (
 	"net"
 	"net/netip"
-	"syscall"
+
+	"github.com/dynamics-go/dynamics/libdynamics/daemon"
 )
 
 // SocketBuffer is the receive and send buffer ListenUDP asks for: room for
@@ -26,21 +27,6 @@ func ListenUDP(addr netip.AddrPort) (*net.UDPConn, error) {
 		c.Close()
 		return nil, err
 	}
-	SetBuffers(c, SocketBuffer)
+	daemon.SetBuffers(c, SocketBuffer)
 	return c, nil
-}
-
-// SetBuffers sets c's receive and send buffers to n bytes, forcing them past
-// the sysctl limits where the process may; failures leave the defaults.
-func SetBuffers(c *net.UDPConn, n int) {
-	_ = c.SetReadBuffer(n)
-	_ = c.SetWriteBuffer(n)
-	raw, err := c.SyscallConn()
-	if err != nil {
-		return
-	}
-	_ = raw.Control(func(fd uintptr) {
-		_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUFFORCE, n)
-		_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUFFORCE, n)
-	})
 }

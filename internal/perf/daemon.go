@@ -19,6 +19,7 @@ import (
 
 	"github.com/dynamics-go/dynamics/ha"
 	"github.com/dynamics-go/dynamics/libdynamics/api"
+	"github.com/dynamics-go/dynamics/libdynamics/daemon"
 )
 
 // process is a program the bench tool started in a namespace, with its
@@ -446,7 +447,7 @@ func listenGenerator() (net.PacketConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	ha.SetBuffers(c.(*net.UDPConn), ha.SocketBuffer)
+	daemon.SetBuffers(c.(*net.UDPConn), ha.SocketBuffer)
 	return c, nil
 }
 

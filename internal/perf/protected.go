@@ -18,6 +18,7 @@ import (
 
 	"github.com/dynamics-go/dynamics/ha"
 	"github.com/dynamics-go/dynamics/libdynamics/api"
+	"github.com/dynamics-go/dynamics/libdynamics/daemon"
 	"github.com/dynamics-go/dynamics/libdynamics/secure"
 )
 
@@ -423,7 +424,7 @@ func listenGeneratorAt(addr netip.Addr) (net.PacketConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	ha.SetBuffers(c, ha.SocketBuffer)
+	daemon.SetBuffers(c, ha.SocketBuffer)
 	return c, nil
 }
 

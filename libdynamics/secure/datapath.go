@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 
+	"github.com/dynamics-go/dynamics/libdynamics/daemon"
 	"github.com/dynamics-go/dynamics/libdynamics/esp"
 	"github.com/dynamics-go/dynamics/libdynamics/ike"
 )
@@ -21,6 +22,10 @@ type Endpoint struct {
 	// Mux owns the port-4500 socket.
 	Mux *esp.Mux
 }
+
+// EncapBuffer is the receive and send buffer of the port-4500 socket,
+// which carries every ESP datagram of the userspace path.
+const EncapBuffer = 4 << 20
 
 // OpenEndpoint binds ports 500 and 4500 on addr, in the network namespace
 // of the calling thread. With xfrm the port-4500 socket gets ESP-in-UDP
@@ -38,6 +43,9 @@ func OpenEndpoint(addr netip.Addr, xfrm bool, log *slog.Logger) (*Endpoint, erro
 		c500.Close()
 		return nil, fmt.Errorf("NAT-T socket: %w", err)
 	}
+	// The encapsulation socket carries every protected datagram: room
+	// for a burst of them, as the home agent's own socket has.
+	daemon.SetBuffers(c4500, EncapBuffer)
 	if xfrm {
 		if err := esp.EnableUDPEncap(c4500); err != nil {
 			c500.Close()
