@@ -369,18 +369,7 @@ func startHARun(opts DaemonOptions, fleet *Fleet, name string, stateFile, ethern
 	}); err != nil {
 		return r, err
 	}
-	args := []string{"-c", conf, "--fg"}
-	if opts.Debug {
-		args = append(args, "--debug")
-	}
-	var log io.Writer
-	if !r.rmDir {
-		if r.logFile, err = os.Create(filepath.Join(r.dir, "dynhad.log")); err != nil {
-			return r, err
-		}
-		log = r.logFile
-	}
-	if r.had, err = startProcess("dynhad", r.ns.command(opts.DynHAD, args...), log, "home agent running", time.Minute); err != nil {
+	if r.had, r.logFile, err = startDynhad(r.ns, opts, conf, r.dir, !r.rmDir); err != nil {
 		return r, err
 	}
 	if c, err := api.Dial(r.admin); err == nil {
@@ -453,6 +442,27 @@ func listenGenerator() (net.PacketConn, error) {
 
 // EchoPort is the echo baseline's port, beside the home agent's 434.
 const EchoPort = 4340
+
+// startDynhad starts dynhad with the configuration conf in ns and waits
+// until it runs; with keep its output goes to dynhad.log in dir (the file
+// is returned for the caller to close, also when the start failed).
+func startDynhad(ns *namespace, opts DaemonOptions, conf, dir string, keep bool) (*process, *os.File, error) {
+	args := []string{"-c", conf, "--fg"}
+	if opts.Debug {
+		args = append(args, "--debug")
+	}
+	var log io.Writer
+	var logFile *os.File
+	if keep {
+		f, err := os.Create(filepath.Join(dir, "dynhad.log"))
+		if err != nil {
+			return nil, nil, err
+		}
+		log, logFile = f, f
+	}
+	p, err := startProcess("dynhad", ns.command(opts.DynHAD, args...), log, "home agent running", time.Minute)
+	return p, logFile, err
+}
 
 // startEcho starts the echo baseline as a process in ns, serving at.
 func startEcho(ns *namespace, opts DaemonOptions, at netip.AddrPort) (*process, error) {

@@ -299,18 +299,7 @@ func startProtectedRun(opts DaemonOptions, fleet *Fleet) (r *protectedRun, err e
 	if err := appendFile(conf, protectedConfig(protGenESP.Addr(), psk)); err != nil {
 		return r, err
 	}
-	args := []string{"-c", conf, "--fg"}
-	if opts.Debug {
-		args = append(args, "--debug")
-	}
-	var log io.Writer
-	if !r.rmDir {
-		if r.logFile, err = os.Create(filepath.Join(r.dir, "dynhad.log")); err != nil {
-			return r, err
-		}
-		log = r.logFile
-	}
-	if r.had, err = startProcess("dynhad", r.haNS.command(opts.DynHAD, args...), log, "home agent running", time.Minute); err != nil {
+	if r.had, r.logFile, err = startDynhad(r.haNS, opts, conf, r.dir, !r.rmDir); err != nil {
 		return r, err
 	}
 
