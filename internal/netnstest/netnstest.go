@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -254,4 +255,19 @@ func InNS(t testing.TB, ns string, fn func() error) {
 	if err := <-errc; err != nil {
 		t.Fatalf("in %s: %v", ns, err)
 	}
+}
+
+// BuildCommand builds the command in the test's package directory (go
+// build .) into dir as name and returns its path, failing the test on a
+// build error; dir "" is a fresh temporary directory.
+func BuildCommand(t testing.TB, dir, name string) string {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	bin := filepath.Join(dir, name)
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", name, err, out)
+	}
+	return bin
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,10 +16,7 @@ import (
 // buildDynike builds the command into a temporary directory.
 func buildDynike(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "dynike")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := netnstest.BuildCommand(t, "", "dynike")
 	return bin
 }
 

@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -38,10 +37,7 @@ func TestNetnsProtected(t *testing.T) {
 	if _, err := os.Stat("/dev/net/tun"); err != nil {
 		t.Skipf("userspace ESP needs /dev/net/tun: %v", err)
 	}
-	bin := filepath.Join(t.TempDir(), "dynfad")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := netnstest.BuildCommand(t, "", "dynfad")
 	faNS, haNS, mnNS := netnstest.New(t, "pfa"), netnstest.New(t, "pha"), netnstest.New(t, "pmn")
 	netnstest.Veth(t, faNS, "eth0", haNS, "eth0")
 	netnstest.Veth(t, faNS, "eth1", mnNS, "eth0")

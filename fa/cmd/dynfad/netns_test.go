@@ -32,10 +32,7 @@ func TestNetns(t *testing.T) {
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Skip("needs iproute2's ip")
 	}
-	bin := filepath.Join(t.TempDir(), "dynfad")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := netnstest.BuildCommand(t, "", "dynfad")
 	tag := fmt.Sprintf("%d", os.Getpid()%100000)
 	faNS, haNS, mnNS := "nsfa"+tag, "nsha"+tag, "nsmn"+tag
 	for _, ns := range []string{faNS, haNS, mnNS} {

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -22,10 +21,7 @@ import (
 // nothing, and the agent keeps advertising.
 func TestNetnsReload(t *testing.T) {
 	netnstest.RequireRoot(t)
-	bin := filepath.Join(t.TempDir(), "dynfad")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := netnstest.BuildCommand(t, "", "dynfad")
 	faNS, haNS, mnNS := netnstest.New(t, "rfa"), netnstest.New(t, "rha"), netnstest.New(t, "rmn")
 	netnstest.Veth(t, faNS, "eth0", haNS, "eth0")
 	netnstest.Veth(t, faNS, "eth1", mnNS, "eth0")

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -37,10 +36,7 @@ func TestNetnsProtected(t *testing.T) {
 	if _, err := os.Stat("/dev/net/tun"); err != nil {
 		t.Skipf("userspace ESP needs /dev/net/tun: %v", err)
 	}
-	bin := filepath.Join(t.TempDir(), "dynhad")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := netnstest.BuildCommand(t, "", "dynhad")
 	haNS, faNS := netnstest.New(t, "hpha"), netnstest.New(t, "hpfa")
 	netnstest.Veth(t, haNS, "eth1", faNS, "eth0")
 	// The home link leads nowhere: a veth pair inside the namespace.

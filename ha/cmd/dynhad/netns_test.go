@@ -59,10 +59,7 @@ func TestNetns(t *testing.T) {
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Skip("needs iproute2's ip")
 	}
-	bin := filepath.Join(t.TempDir(), "dynhad")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := netnstest.BuildCommand(t, "", "dynhad")
 	tag := fmt.Sprintf("%d", os.Getpid()%100000)
 	haNS, faNS, lanNS := "hha"+tag, "hfa"+tag, "hlan"+tag
 	for _, ns := range []string{haNS, faNS, lanNS} {
@@ -315,10 +312,7 @@ func TestNetnsSocketError(t *testing.T) {
 	ns := netnstest.New(t, "hsock")
 	ns.Run("ip", "addr", "add", "10.1.0.1/24", "dev", "lo")
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "dynhad")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := netnstest.BuildCommand(t, dir, "dynhad")
 	admin, taken := filepath.Join(dir, "ha.sock"), filepath.Join(dir, "taken")
 	if err := os.WriteFile(taken, []byte("not a socket\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -23,10 +22,7 @@ import (
 // and changes nothing, and the daemon keeps serving.
 func TestNetnsReload(t *testing.T) {
 	netnstest.RequireRoot(t)
-	bin := filepath.Join(t.TempDir(), "dynhad")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := netnstest.BuildCommand(t, "", "dynhad")
 	haNS, faNS, lanNS := netnstest.New(t, "rha"), netnstest.New(t, "rfa"), netnstest.New(t, "rln")
 	netnstest.Veth(t, haNS, "eth0", lanNS, "eth0")
 	netnstest.Veth(t, haNS, "eth1", faNS, "eth0")

@@ -72,10 +72,7 @@ func (p *pair) output() string { return p.out.String() }
 func (p *pair) start(extra string) {
 	t := p.t
 	t.Helper()
-	bin := filepath.Join(p.dir, "dynmnd")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := netnstest.BuildCommand(t, p.dir, "dynmnd")
 	conf := filepath.Join(p.dir, "dynmnd.conf")
 	text := "MNHomeIPAddress 10.1.0.10\nHAIPAddress 10.1.0.1\nHomeNetPrefix 10.1.0.0/24\nHomeGateway 10.1.0.254\n" +
 		"Interface eth0\nSPI 1000\nSharedSecret 00112233445566778899aabbccddeeff\nSolicitInterval 200ms\n" +

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -22,10 +21,7 @@ import (
 // and changes nothing, and the node keeps renewing.
 func TestNetnsReload(t *testing.T) {
 	netnstest.RequireRoot(t)
-	bin := filepath.Join(t.TempDir(), "dynmnd")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := netnstest.BuildCommand(t, "", "dynmnd")
 	mnNS, peerNS := netnstest.New(t, "rmn"), netnstest.New(t, "rpe")
 	netnstest.Veth(t, mnNS, "eth0", peerNS, "eth0")
 	mnNS.Addr("eth0", home.String()+"/32")
